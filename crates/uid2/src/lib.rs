@@ -1,0 +1,1 @@
+//! bidsieve uid2.
