@@ -1,1 +1,271 @@
-//! bidsieve store.
+//! bidsieve store: the persistent configuration of bidsieve on SQLite or PostgreSQL.
+//!
+//! Owns the schema and its migrations (`migrations/sqlite`, `migrations/postgres`), the CRUD of
+//! customers, suppliers, streams, users and filter nodes, the storage of big filter lists (hash
+//! buckets, see [`ListBuilder`]), generated secrets, and the change feed the proxy follows.
+//!
+//! Main types:
+//! - [`Store`]: a cheap, cloneable handle on a connection pool; every write method runs in its own
+//!   transaction.
+//! - [`StoreTx`]: a write transaction for multi-step changes (the admin API's validated filter
+//!   edits); dropping it without [`StoreTx::commit`] changes nothing.
+//! - [`ConfigData`]: the consistent, list-free read the proxy builds its snapshot from; lists are
+//!   read bucket by bucket through [`ListReader`].
+//! - Change feed: every committed write bumps one version (`config_state`); [`Store::subscribe`]
+//!   sees commits made through this `Store` at once, [`Store::listen_changes`] sees every
+//!   process's commits on PostgreSQL (LISTEN/NOTIFY), [`Store::config_version`] is the cheap poll.
+//!
+//! The store deals in plain rows and strings: it does not know what a filter means (the filter
+//! crate validates, the admin API decides) and never logs secrets or the store URL.
+
+mod changes;
+mod customers;
+mod error;
+mod filters;
+mod lists;
+mod records;
+mod schema;
+mod settings;
+mod snapshot;
+mod streams;
+mod suppliers;
+mod tx;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use tokio::sync::watch;
+
+pub use changes::{CHANGE_CHANNEL, ChangeListener};
+pub use error::StoreError;
+pub use lists::{
+    BucketedList, LIST_BUCKETS, ListBuilder, ListChunk, ListReader, ListState, list_bucket,
+};
+pub use records::{
+    ConfigData, Customer, CustomerInput, FilterRecord, NewUser, Stream, StreamInput, Supplier, User,
+};
+pub use tx::StoreTx;
+
+/// Connections kept to a SQLite file (writers take turns anyway; readers run in parallel).
+const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// Connections kept to PostgreSQL per process.
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+/// How long a SQLite writer waits for another writer before failing with "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
+/// How long a caller waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which database engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// One local file (`sqlite://path`): the embedded default.
+    Sqlite,
+    /// A PostgreSQL server (`postgres://...`): many processes share it.
+    Postgres,
+}
+
+/// A handle on the store: cheap to clone (an `Arc` around the pool and the change feed).
+///
+/// Clone one `Store` rather than connecting twice in one process: clones share the in-process
+/// change notifications of [`Store::subscribe`].
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    engine: Engine,
+    /// Kept for [`Store::listen_changes`]; may hold a password, so never logged or printed.
+    url: String,
+    /// Latest version committed through this process.
+    changes: watch::Sender<i64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.inner.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Opens the store at `url` and applies pending migrations.
+    ///
+    /// `sqlite://PATH` (relative or absolute; `sqlite::memory:` for a private in-memory store)
+    /// creates the file and its directory when missing and runs in WAL mode with foreign keys
+    /// on; `postgres://...` / `postgresql://...` connects to a server.
+    ///
+    /// # Errors
+    /// `UnsupportedUrl` for another scheme, `Io` when the directory cannot be created,
+    /// `Database` when the connection fails, `Migrate` when a migration fails or the database
+    /// holds migrations this build does not know.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let engine = engine_of(url)?;
+        let pool = match engine {
+            Engine::Sqlite => connect_sqlite(url).await?,
+            Engine::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(POSTGRES_MAX_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect(url)
+                    .await?
+            }
+        };
+        schema::migrate(&pool, engine).await?;
+        let version = changes::read_version(&pool).await?;
+        let (changes, _) = watch::channel(version);
+        tracing::debug!(engine = ?engine, config.version = version, "store opened");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                engine,
+                url: url.to_owned(),
+                changes,
+            }),
+        })
+    }
+
+    /// The engine this store runs on.
+    pub fn engine(&self) -> Engine {
+        self.inner.engine
+    }
+
+    /// Closes every pooled connection; later calls fail. Waits for checked-out connections.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+}
+
+fn engine_of(url: &str) -> Result<Engine, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Engine::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Engine::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// Where a `sqlite:` URL points.
+#[derive(Debug, PartialEq, Eq)]
+enum SqliteTarget<'a> {
+    Memory,
+    File(&'a str),
+}
+
+fn sqlite_target(url: &str) -> SqliteTarget<'_> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory_mode = query.split('&').any(|pair| pair == "mode=memory");
+    if path.is_empty() || path == ":memory:" || memory_mode {
+        SqliteTarget::Memory
+    } else {
+        SqliteTarget::File(path)
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<AnyPool, StoreError> {
+    let options = AnyPoolOptions::new()
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // journal_mode=WAL persists in the file; the others are per connection.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await?;
+                let busy = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+                sqlx::query(sqlx::AssertSqlSafe(busy))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        });
+    match sqlite_target(url) {
+        SqliteTarget::Memory => {
+            // Every connection to `:memory:` is a separate database: keep exactly one, forever.
+            let pool = options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect(url)
+                .await?;
+            Ok(pool)
+        }
+        SqliteTarget::File(path) => {
+            if let Some(dir) = Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+            let url = if url.contains("mode=") {
+                url.to_owned()
+            } else if url.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            let pool = options
+                .max_connections(SQLITE_MAX_CONNECTIONS)
+                .connect(&url)
+                .await?;
+            Ok(pool)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_from_url() {
+        assert_eq!(engine_of("sqlite://data/x.db").unwrap(), Engine::Sqlite);
+        assert_eq!(engine_of("sqlite::memory:").unwrap(), Engine::Sqlite);
+        assert_eq!(engine_of("postgres://u@h/db").unwrap(), Engine::Postgres);
+        assert_eq!(engine_of("postgresql://u@h/db").unwrap(), Engine::Postgres);
+        assert!(matches!(
+            engine_of("mysql://h/db"),
+            Err(StoreError::UnsupportedUrl)
+        ));
+        assert!(matches!(
+            engine_of("data/x.db"),
+            Err(StoreError::UnsupportedUrl)
+        ));
+    }
+
+    #[test]
+    fn sqlite_targets() {
+        assert_eq!(
+            sqlite_target("sqlite://data/bidsieve.db"),
+            SqliteTarget::File("data/bidsieve.db")
+        );
+        assert_eq!(
+            sqlite_target("sqlite:///tmp/a.db?mode=rwc"),
+            SqliteTarget::File("/tmp/a.db")
+        );
+        assert_eq!(sqlite_target("sqlite:rel.db"), SqliteTarget::File("rel.db"));
+        assert_eq!(sqlite_target("sqlite::memory:"), SqliteTarget::Memory);
+        assert_eq!(sqlite_target("sqlite://:memory:"), SqliteTarget::Memory);
+        assert_eq!(sqlite_target("sqlite://?mode=memory"), SqliteTarget::Memory);
+    }
+}
