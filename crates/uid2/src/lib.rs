@@ -17,6 +17,8 @@ pub mod cache;
 pub mod encoding;
 pub mod envelope;
 pub mod keyset;
+#[cfg(feature = "refresh")]
+pub mod refresh;
 pub mod status;
 pub mod token;
 

@@ -6,4 +6,5 @@
 mod support;
 
 mod props;
+mod refresh;
 mod vectors;
