@@ -38,8 +38,7 @@ pub use error::{CompileError, FilterRef, ListItemError, ValidationError};
 pub use evaluate::{Facts, Verdict};
 pub use input::FilterInput;
 pub use list::{
-    ListItem, ListJsonError, ListValues, UID2_STATUS_NAMES, normalize_domain, normalize_item,
-    parse_size,
+    ListItem, ListJsonError, ListValues, UID2_STATUS_NAMES, normalize_item, parse_size,
 };
 pub use model::{
     BoolOp, FieldType, FilterKind, FilterSpec, FilterType, ListField, Operator, ThresholdOp,

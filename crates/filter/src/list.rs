@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use bidsieve_openrtb::{Size, normalize_country};
+use bidsieve_openrtb::{Size, normalize_country, normalize_domain};
 use serde_json::Value;
 
 use crate::error::ListItemError;
@@ -218,10 +218,10 @@ pub enum ListItem<'a> {
 
 /// Normalizes one list value given as text for `field` (SPEC §3.1): integers for
 /// `stream`/`supplier`; a normalized alpha-2 (or unknown alpha-3) code for `country` (`UK` is
-/// `GB`, `GBR` is `GB`); canonical `WxH` for `size`; ASCII lower case without a leading `www.`
-/// for `domain` (as the request side does); a §4.3 status name or `NONE` for `uid2_status`
-/// (`DOMAIN_OR_APP_NAME_CHECK_FAILED` is accepted as `DOMAIN_NAME_CHECK_FAILED`); `user` and
-/// `uid2` as given. Borrows `text` when it is already canonical.
+/// `GB`, `GBR` is `GB`); canonical `WxH` for `size`; lower case without a leading `www.` for
+/// `domain` (`bidsieve_openrtb::normalize_domain`, as the request side does); a §4.3 status
+/// name or `NONE` for `uid2_status` (`DOMAIN_OR_APP_NAME_CHECK_FAILED` is accepted as
+/// `DOMAIN_NAME_CHECK_FAILED`); `user` and `uid2` as given. Borrows `text` when it is already canonical.
 ///
 /// # Errors
 /// A message saying why `text` is not a valid value of `field`.
@@ -287,23 +287,6 @@ pub fn parse_size(text: &str) -> Option<Size> {
         w: w.parse().ok()?,
         h: h.parse().ok()?,
     })
-}
-
-/// Lower-cases (ASCII) and removes one leading `www.`, borrowing when nothing changes.
-#[must_use]
-pub fn normalize_domain(text: &str) -> Cow<'_, str> {
-    let lowered: Cow<'_, str> = if text.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(text.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(text)
-    };
-    match lowered {
-        Cow::Borrowed(s) => Cow::Borrowed(s.strip_prefix("www.").unwrap_or(s)),
-        Cow::Owned(s) => match s.strip_prefix("www.") {
-            Some(rest) => Cow::Owned(rest.to_owned()),
-            None => Cow::Owned(s),
-        },
-    }
 }
 
 /// The JSON type of `value`, for messages.

@@ -1,0 +1,5 @@
+//! Black-box tests of bidsieve-filter, one binary (ripgrep style).
+
+mod agreement;
+mod seed_examples;
+mod support;
