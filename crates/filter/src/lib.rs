@@ -2,7 +2,8 @@
 //! evaluates on every bid request.
 //!
 //! The stages have their own types (STYLE §2):
-//! - [`FilterInput`]: a filter as an API caller sent it (raw JSON attributes);
+//! - [`FilterInput`]: a filter as an API caller sent it (raw JSON attributes); [`FilterRow`]: a
+//!   filter as the store keeps it;
 //! - [`FilterSpec`]: one validated filter ([`FilterKind`]: boolean, list or threshold), with
 //!   list values normalized ([`ListValues`], [`normalize_item`]);
 //! - [`FilterTree`]: a customer's specs compiled ([`FilterTree::compile`]), lists as shared
@@ -26,6 +27,7 @@ mod input;
 mod list;
 mod model;
 mod render;
+mod row;
 mod validate;
 
 pub use compile::{FilterTree, ListSource, NoLists};
@@ -45,4 +47,5 @@ pub use model::{
     is_list_too_long_text, list_too_long_text,
 };
 pub use render::render_tree;
+pub use row::FilterRow;
 pub use validate::{MAX_TREE_DEPTH, MAX_TREE_NODES, validate_tree};
