@@ -42,6 +42,13 @@ pub(crate) struct Number<'a> {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
+/// High bit set in each zero byte of `x`; only the lowest set bit is exact (borrows may set bits
+/// above it), which is all the callers read.
+#[inline(always)]
+fn has_zero_byte(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
 /// High bit set in each byte of `v` that is `"`, `\`, below 0x20, or (when `ascii`) at or
 /// above 0x80. Bits above the lowest true hit may be false positives (borrows), the lowest never
 /// is, which is all the scanner reads.
@@ -109,6 +116,20 @@ fn is_digit(b: Option<&u8>) -> bool {
 }
 
 impl<'a> RawStr<'a> {
+    /// True for `""` (a string with an escape is never empty).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// True when the decoded text equals `text`; decodes only if the string held escapes.
+    pub(crate) fn equals(&self, text: &str) -> bool {
+        if self.escaped {
+            decode(self.raw).is_some_and(|s| s == text)
+        } else {
+            self.raw == text.as_bytes()
+        }
+    }
+
     /// The string's text, borrowed unless it held escapes.
     pub(crate) fn to_cow(self) -> Result<Cow<'a, str>> {
         if self.escaped {
@@ -207,6 +228,12 @@ impl<'a> Cursor<'a> {
     /// Skips whitespace and returns the next byte without consuming it.
     #[inline(always)]
     pub(crate) fn peek(&mut self) -> Result<u8> {
+        // Compact JSON has no whitespace between tokens: one comparison decides.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b > b' '
+        {
+            return Ok(b);
+        }
         self.skip_ws();
         match self.buf.get(self.pos) {
             Some(&b) => Ok(b),
@@ -233,9 +260,46 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads the string starting at the current byte (which must be `"`).
+    ///
+    /// The common string (printable ASCII, no escapes, not within 8 bytes of the end of the
+    /// body) is found a word at a time here; anything else goes to the general loop.
+    #[inline(always)]
     pub(crate) fn string(&mut self) -> Result<RawStr<'a>> {
         let buf = self.buf;
         let start = self.pos + 1;
+        let mut i = start;
+        while let Some(word) = buf.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            let v = u64::from_le_bytes(*word);
+            let quote = has_zero_byte(v ^ (LO * u64::from(b'"')));
+            let other =
+                (has_zero_byte(v ^ (LO * u64::from(b'\\'))) | (v.wrapping_sub(LO * 0x20) & !v) | v)
+                    & HI;
+            if quote | other == 0 {
+                i += 8;
+                continue;
+            }
+            // Each mask's lowest bit is exact: the string ends here if no other special byte
+            // comes before the first quote.
+            let first_quote = quote & quote.wrapping_neg();
+            if quote != 0 && other & first_quote.wrapping_sub(1) == 0 {
+                let end = i + (quote.trailing_zeros() / 8) as usize;
+                self.pos = end + 1;
+                let raw = buf.get(start..end).unwrap_or_default();
+                return Ok(RawStr {
+                    raw,
+                    escaped: false,
+                    at: start,
+                });
+            }
+            break;
+        }
+        self.string_general(start)
+    }
+
+    /// [`Self::string`] for strings with escapes, non-ASCII or control bytes, or near the end.
+    #[inline(never)]
+    fn string_general(&mut self, start: usize) -> Result<RawStr<'a>> {
+        let buf = self.buf;
         let mut i = start;
         let mut escaped = false;
         let mut ascii = true;
@@ -396,7 +460,18 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips (and validates) one value of any kind.
+    #[inline(always)]
     pub(crate) fn skip_value(&mut self) -> Result<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => self.skip_nested(),
+        }
+    }
+
+    /// [`Self::skip_value`] for literals, arrays and objects (any depth, without recursion).
+    #[inline(never)]
+    fn skip_nested(&mut self) -> Result<()> {
         // Bit `k` of `objects` is set when the container opened at level `k + 1` is an object.
         // `enter` refuses more than MAX_DEPTH (127) open brackets, so `level` stays below 128.
         let mut objects: u128 = 0;
@@ -553,13 +628,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The next value if it is a string; any other value is skipped and gives `None`.
+    /// The next value if it is a string (not yet decoded); any other value is skipped and gives
+    /// `None`.
     #[inline]
-    pub(crate) fn string_value(&mut self) -> Result<Option<Cow<'a, str>>> {
+    pub(crate) fn string_value(&mut self) -> Result<Option<RawStr<'a>>> {
         if self.peek()? == b'"' {
-            self.string()?.to_cow().map(Some)
+            self.string().map(Some)
         } else {
-            self.skip_value().map(|()| None)
+            self.skip_nested().map(|()| None)
         }
     }
 
@@ -666,6 +742,48 @@ mod tests {
         assert_eq!(find_special(b"abc", 0, true), 3);
         assert_eq!(find_special("héllo\"".as_bytes(), 0, true), 1);
         assert_eq!(find_special("héllo\"".as_bytes(), 0, false), 6);
+    }
+
+    /// Every length around the 8-byte word, with each kind of special byte at each position,
+    /// through the word-at-a-time fast path and the general loop, against `serde_json`.
+    #[test]
+    fn string_scanner_agrees_with_serde_json_at_word_boundaries() {
+        let specials: [&[u8]; 9] = [
+            b"\"",
+            b"\\n",
+            b"\\u00e9",
+            b"\\",
+            b"\n",
+            b"\x1f",
+            "\u{e9}".as_bytes(),
+            b"\xff",
+            b"\x7f",
+        ];
+        for len in 0..20 {
+            for pos in 0..=len {
+                for special in specials {
+                    for tail in [&b""[..], b" ", "\"\u{e9}\"".as_bytes(), b"1234567890"] {
+                        let mut body = b"\"".to_vec();
+                        body.extend(std::iter::repeat_n(b'a', pos));
+                        body.extend_from_slice(special);
+                        body.extend(std::iter::repeat_n(b'b', len - pos));
+                        body.push(b'"');
+                        body.extend_from_slice(tail);
+                        let mut c = Cursor::new(&body);
+                        let ours = c.string().and_then(|raw| {
+                            c.finish()?;
+                            raw.to_cow().map(Cow::into_owned)
+                        });
+                        let theirs = serde_json::from_slice::<String>(&body);
+                        match (&ours, &theirs) {
+                            (Ok(a), Ok(b)) => assert_eq!(a, b, "{body:?}"),
+                            (Err(_), Err(_)) => {}
+                            _ => panic!("{body:?}: ours {ours:?}, serde_json {theirs:?}"),
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

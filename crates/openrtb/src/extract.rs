@@ -17,11 +17,9 @@
 //!   order, the first `uids[]` element whose `id` is a non-empty string; when `user.eids` yields
 //!   none, the same over `user.ext.eids`.
 
-use std::borrow::Cow;
-
-use crate::cursor::{Cursor, Result};
+use crate::cursor::{Cursor, RawStr, Result};
 use crate::domain::normalize_domain_cow;
-use crate::{BidFields, ParseError, Size, Sizes, normalize_country};
+use crate::{BidFields, Country, ParseError, Size, Sizes, normalize_country};
 
 /// Validates `body` as JSON and extracts the bid request fields the filters read.
 ///
@@ -44,27 +42,28 @@ pub fn extract(body: &[u8]) -> std::result::Result<BidFields<'_>, ParseError> {
     request.into_fields()
 }
 
-/// What the walk has kept so far; every member overwrites its slot (last wins).
+/// What the walk has kept so far; every member overwrites its slot (last wins). Strings stay
+/// undecoded until the walk is over, so only the ones returned are ever converted.
 #[derive(Default)]
 struct Request<'a> {
-    id: Option<Cow<'a, str>>,
+    id: Option<RawStr<'a>>,
     /// `Some(n)` when `imp` is an array of `n` elements.
     imp_count: Option<u32>,
     sizes: Sizes,
     tmax: Option<u64>,
-    site_domain: Option<Cow<'a, str>>,
-    app_bundle: Option<Cow<'a, str>>,
-    device_country: Option<Cow<'a, str>>,
+    site_domain: Option<RawStr<'a>>,
+    app_bundle: Option<RawStr<'a>>,
+    device_country: Option<RawStr<'a>>,
     user: User<'a>,
     authed: Option<f64>,
 }
 
 #[derive(Default)]
 struct User<'a> {
-    id: Option<Cow<'a, str>>,
-    country: Option<Cow<'a, str>>,
-    eids_token: Option<Cow<'a, str>>,
-    ext_eids_token: Option<Cow<'a, str>>,
+    id: Option<RawStr<'a>>,
+    country: Option<RawStr<'a>>,
+    eids_token: Option<RawStr<'a>>,
+    ext_eids_token: Option<RawStr<'a>>,
 }
 
 impl<'a> Request<'a> {
@@ -112,44 +111,54 @@ impl<'a> Request<'a> {
     }
 
     fn into_fields(self) -> std::result::Result<BidFields<'a>, ParseError> {
-        let id = self.id.ok_or(ParseError::MissingId)?;
+        let id = self.id.ok_or(ParseError::MissingId)?.to_cow()?;
         let imp_count = self
             .imp_count
             .filter(|&n| n > 0)
             .ok_or(ParseError::MissingImp)?;
-        let country = self
-            .device_country
-            .as_deref()
-            .and_then(normalize_country)
-            .or_else(|| self.user.country.as_deref().and_then(normalize_country));
-        let site = self
-            .site_domain
-            .map(normalize_domain_cow)
-            .filter(|d| !d.is_empty());
-        let (domain, domain_is_app) = match site {
-            Some(domain) => (Some(domain), false),
-            None => match self.app_bundle.filter(|b| !b.is_empty()) {
-                Some(bundle) => (Some(bundle), true),
-                None => (None, false),
-            },
+        let country = match country(self.device_country)? {
+            Some(country) => Some(country),
+            None => country(self.user.country)?,
+        };
+        let site = match self.site_domain {
+            Some(raw) => Some(normalize_domain_cow(raw.to_cow()?)).filter(|d| !d.is_empty()),
+            None => None,
+        };
+        let (domain, domain_is_app) = match (site, self.app_bundle) {
+            (Some(domain), _) => (Some(domain), false),
+            (None, Some(bundle)) if !bundle.is_empty() => (Some(bundle.to_cow()?), true),
+            (None, _) => (None, false),
         };
         Ok(BidFields {
             id,
             imp_count,
             tmax: self.tmax,
-            user_id: self.user.id,
+            user_id: self.user.id.map(RawStr::to_cow).transpose()?,
             country,
             sizes: self.sizes,
             authed: self.authed,
             domain,
             domain_is_app,
-            uid2_token: self.user.eids_token.or(self.user.ext_eids_token),
+            uid2_token: self
+                .user
+                .eids_token
+                .or(self.user.ext_eids_token)
+                .map(RawStr::to_cow)
+                .transpose()?,
         })
     }
 }
 
+/// The normalized country of a `country` string, if it is one.
+fn country(raw: Option<RawStr<'_>>) -> Result<Option<Country>> {
+    Ok(match raw {
+        Some(raw) => normalize_country(&raw.to_cow()?),
+        None => None,
+    })
+}
+
 /// The string member `name` of the next value when that is an object (last occurrence wins).
-fn string_member<'a>(cursor: &mut Cursor<'a>, name: &[u8]) -> Result<Option<Cow<'a, str>>> {
+fn string_member<'a>(cursor: &mut Cursor<'a>, name: &[u8]) -> Result<Option<RawStr<'a>>> {
     let mut out = None;
     cursor.if_object(|cursor, key| {
         if key == name {
@@ -197,7 +206,7 @@ fn user<'a>(cursor: &mut Cursor<'a>) -> Result<User<'a>> {
 }
 
 /// The UID2 token of an `eids` array: see the module rules.
-fn eids<'a>(cursor: &mut Cursor<'a>) -> Result<Option<Cow<'a, str>>> {
+fn eids<'a>(cursor: &mut Cursor<'a>) -> Result<Option<RawStr<'a>>> {
     let mut token = None;
     cursor.if_array(|cursor| {
         if token.is_some() {
@@ -213,7 +222,7 @@ fn eids<'a>(cursor: &mut Cursor<'a>) -> Result<Option<Cow<'a, str>>> {
             }
             Ok(())
         })?;
-        if source.as_deref() == Some("uidapi.com") {
+        if source.is_some_and(|s| s.equals("uidapi.com")) {
             token = first_id;
         }
         Ok(())
@@ -222,7 +231,7 @@ fn eids<'a>(cursor: &mut Cursor<'a>) -> Result<Option<Cow<'a, str>>> {
 }
 
 /// The first non-empty string `id` of a `uids` array.
-fn first_uid<'a>(cursor: &mut Cursor<'a>) -> Result<Option<Cow<'a, str>>> {
+fn first_uid<'a>(cursor: &mut Cursor<'a>) -> Result<Option<RawStr<'a>>> {
     let mut first = None;
     cursor.if_array(|cursor| {
         if first.is_some() {
@@ -306,6 +315,7 @@ fn dimension(cursor: &mut Cursor<'_>) -> Result<Option<u32>> {
 mod tests {
     use super::*;
     use crate::SyntaxError;
+    use std::borrow::Cow;
 
     fn ok(body: &str) -> BidFields<'_> {
         extract(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e}"))

@@ -4,9 +4,17 @@ pub mod oracle;
 
 use std::path::PathBuf;
 
-/// `shared/corpus/` beside the project checkout.
+/// The bid request corpus: `shared/corpus/` beside the checkout, else its copy in the
+/// repository's `testdata/corpus/` (a clean clone alone).
 pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [
+        crate_dir.join("../../../shared/corpus"),
+        crate_dir.join("../../testdata/corpus"),
+    ]
+    .into_iter()
+    .find(|dir| dir.is_dir())
+    .unwrap_or_else(|| panic!("no corpus beside {}", crate_dir.display()))
 }
 
 /// Every file under `dir`, recursively, sorted.
