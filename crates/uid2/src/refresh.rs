@@ -38,7 +38,7 @@ use crate::keyset::{KeySet, KeySetError};
 /// How often keys are fetched when nothing fails (the UID2 docs recommend hourly).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
 /// Bound on one refresh: connect, request and the whole response body.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// First retry delay after a failure; doubles with each consecutive failure.
 pub const RETRY_BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay (never longer than the refresh interval either).

@@ -62,7 +62,7 @@ pub fn decrypt(
     };
     let read = match version {
         TokenVersion::V2 => read_v2(&ctx, bytes),
-        TokenVersion::V3 | TokenVersion::V4 => read_v3v4(&ctx, version, bytes),
+        TokenVersion::V3 | TokenVersion::V4 => read_v3v4(&ctx, bytes),
     };
     match read {
         Ok(r) => ctx.finish(version, r),
@@ -222,11 +222,7 @@ fn read_v2<'b>(ctx: &Ctx<'_>, token: &'b mut [u8]) -> Result<Read<'b>, Status> {
 /// v3/v4 (§4): `prefix | version | master key id | GCM(master)` → `expiry | generated |
 /// operator fields | site key id | GCM(site)` → `site id | publisher | client key | privacy bits
 /// | established | refreshed | raw uid`.
-fn read_v3v4<'b>(
-    ctx: &Ctx<'_>,
-    version: TokenVersion,
-    token: &'b mut [u8],
-) -> Result<Read<'b>, Status> {
+fn read_v3v4<'b>(ctx: &Ctx<'_>, token: &'b mut [u8]) -> Result<Read<'b>, Status> {
     let prefix = *token.first().ok_or(Status::InvalidPayload)?;
     let scope = if prefix & 0x10 != 0 {
         IdentityScope::Euid
@@ -241,7 +237,6 @@ fn read_v3v4<'b>(
     } else {
         IdentityType::Phone
     };
-    debug_assert!(matches!(version, TokenVersion::V3 | TokenVersion::V4));
     let master_id = be_u32(token, 2)?;
     let master = ctx.key(master_id, Status::NotAuthorizedForMasterKey)?;
     let rest = token.get_mut(6..).ok_or(Status::InvalidPayload)?;
