@@ -10,6 +10,25 @@
 //! - `refresh` (cargo feature `refresh`): the async client that fetches key sets from the UID2
 //!   operator and swaps them into a [`KeyCache`].
 //!
+//! ```
+//! use bidsieve_uid2::{ClientType, KeyCache, KeySet, Status};
+//!
+//! let cache = KeyCache::new();
+//! let now_ms = 1_748_736_000_000;
+//! // Before the first refresh every token is NOT_INITIALIZED.
+//! let d = cache.decrypt("A4AAAAPp...", now_ms, Some("example.com"), ClientType::Bidstream);
+//! assert_eq!(d.status, Status::NotInitialized);
+//!
+//! // A key-refresh response (whole, or its `body`) becomes an immutable key set.
+//! let keys = KeySet::from_json(br#"{"status":"success","body":{"keys":[{"id":1001,
+//!     "created":1746057600,"activates":1746144000,"expires":1751328000,
+//!     "secret":"SkrRcnCekcg0pJoXRkSew5PX/XfiOlEos4odjZXi098="}]}}"#)?;
+//! cache.store(keys);
+//! let d = cache.decrypt("not a token", now_ms, None, ClientType::Bidstream);
+//! assert_eq!((d.status.as_str(), d.uid), ("INVALID_PAYLOAD", None));
+//! # Ok::<(), bidsieve_uid2::KeySetError>(())
+//! ```
+//!
 //! What it must not do: decryption and parsing do no I/O, take no lock and never panic on input;
 //! only the `refresh` module (behind its feature) touches the network or tokio.
 
