@@ -1,0 +1,109 @@
+//! Forwarding a wanted bid request to the customer's bidder and judging its answer
+//! (SPEC §2.2 steps 6–7).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+
+use crate::server::Body;
+use crate::snapshot::StreamRoute;
+use crate::state::ProxyState;
+
+/// What became of a forwarded request.
+pub(crate) enum Relay {
+    /// A bid: the response to send to the supplier.
+    Bid(Response<Body>),
+    /// The bidder answered 204 or an empty 200.
+    NoBid,
+    /// The bidder failed; the cause is for debug logs only.
+    Error(ForwardError),
+    /// No complete answer within the budget.
+    Timeout,
+}
+
+/// Why a forward failed, by where it came from.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ForwardError {
+    /// Connecting or talking to the bidder failed.
+    #[error("upstream request failed: {0}")]
+    Upstream(#[from] hyper_util::client::legacy::Error),
+    /// The bidder answered with a status other than 200/204.
+    #[error("upstream answered {0}")]
+    Status(StatusCode),
+    /// The bidder's body could not be read or was over the limit.
+    #[error("upstream body unreadable or too large")]
+    Body,
+    /// The bidder's 200 body is not JSON.
+    #[error("upstream body is not valid JSON")]
+    NotJson,
+    /// The request could not be built (a bug on our side: endpoints are validated).
+    #[error("could not build the upstream request: {0}")]
+    Build(#[from] http::Error),
+}
+
+/// Headers copied from the supplier's request to the bidder's.
+const FORWARDED_HEADERS: [&str; 3] = ["content-type", "content-encoding", "x-openrtb-version"];
+
+/// POSTs the original bytes to the stream's bidder, waiting at most `budget`.
+pub(crate) async fn forward(
+    state: &ProxyState,
+    route: &StreamRoute,
+    headers: &HeaderMap,
+    body: Bytes,
+    budget: Duration,
+) -> Relay {
+    if budget.is_zero() {
+        return Relay::Timeout;
+    }
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(budget, exchange(state, route, headers, body)).await;
+    route
+        .metrics
+        .upstream_seconds(started.elapsed().as_secs_f64());
+    match outcome {
+        Err(_elapsed) => Relay::Timeout,
+        Ok(Err(err)) => Relay::Error(err),
+        Ok(Ok(None)) => Relay::NoBid,
+        Ok(Ok(Some(resp))) => Relay::Bid(resp),
+    }
+}
+
+async fn exchange(
+    state: &ProxyState,
+    route: &StreamRoute,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Option<Response<Body>>, ForwardError> {
+    let mut builder = Request::post(route.endpoint.clone());
+    for name in FORWARDED_HEADERS {
+        if let Some(value) = headers.get(name) {
+            builder = builder.header(name, value.clone());
+        }
+    }
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        builder = builder.header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    let request = builder.body(Full::new(body))?;
+    let response = state.client().request(request).await?;
+    let (parts, body) = response.into_parts();
+    match parts.status {
+        StatusCode::OK => {}
+        StatusCode::NO_CONTENT => return Ok(None),
+        other => return Err(ForwardError::Status(other)),
+    }
+    let bytes = Limited::new(body, state.settings().max_response_body)
+        .collect()
+        .await
+        .map_err(|_| ForwardError::Body)?
+        .to_bytes();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let relayed = crate::response::relay(state, route, &parts.headers, bytes)?;
+    Ok(Some(relayed))
+}

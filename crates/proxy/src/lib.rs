@@ -1,0 +1,35 @@
+//! bidsieve's data plane: the hyper server that answers suppliers' bid requests (SPEC §2).
+//!
+//! - [`serve`]: the bid listener (routes, body limits, the pipeline of SPEC §2.2, drain on
+//!   shutdown); [`serve_metrics`]: the Prometheus listener.
+//! - [`ProxyState`]: what every request shares: the [`Snapshot`] in an `ArcSwapOption` (one
+//!   `load` per request), the pooled upstream client, the settings, the UID2 gate.
+//! - [`Follower`]: rebuilds the snapshot from the store when its configuration version changes
+//!   (in-process notification, PostgreSQL NOTIFY, version poll), reusing compiled lists, QPS
+//!   buckets and metric handles; publishes with one `store`.
+//!
+//! The request path takes no lock and makes no store call; a request's outcome is one of
+//! [`Outcome`], counted per stream.
+
+mod bid;
+mod follow;
+mod forward;
+mod metrics_listener;
+mod outcome;
+mod response;
+mod server;
+pub mod settings;
+mod snapshot;
+mod state;
+mod throttle;
+mod uid2;
+
+pub use follow::Follower;
+pub use metrics_listener::serve_metrics;
+pub use outcome::{Outcome, prometheus};
+pub use server::serve;
+pub use settings::ProxySettings;
+pub use snapshot::{BuildError, CustomerRoute, Snapshot, SnapshotCache, StreamRoute};
+pub use state::ProxyState;
+pub use throttle::Throttle;
+pub use uid2::{STATUS_NONE, Uid2Facts, Uid2Gate, registrable_domain};

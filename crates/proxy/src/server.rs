@@ -1,0 +1,164 @@
+//! The listener: accepts connections, routes requests (SPEC §2.1), and drains on shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+use crate::state::ProxyState;
+
+/// The body type of every response the proxy writes.
+pub type Body = Full<Bytes>;
+
+/// Time a client gets to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the data plane on `listener` until `shutdown` completes, then drains in-flight
+/// requests, bounded by the configured grace period.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ProxyState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let service = service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(route(&state, req).await) }
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(error) = conn.await {
+                debug!(peer.addr = %peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    let open = graceful.count();
+    info!(connections = open, "proxy draining");
+    let grace = state.settings().grace;
+    tokio::select! {
+        () = graceful.shutdown() => info!("proxy drained"),
+        () = tokio::time::sleep(grace) => warn!(grace = ?grace, "proxy drain timed out"),
+    }
+    Ok(())
+}
+
+/// Routes one request.
+async fn route(state: &Arc<ProxyState>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path();
+    if bid_path(path).is_some() {
+        if req.method() != Method::POST {
+            return method_not_allowed("POST");
+        }
+        return crate::bid::handle(state, req).await;
+    }
+    match path {
+        "/healthz" if req.method() == Method::GET => text(StatusCode::OK, "ok\n"),
+        "/readyz" if req.method() == Method::GET => {
+            if state.is_ready() {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no configuration snapshot yet\n",
+                )
+            }
+        }
+        "/healthz" | "/readyz" => method_not_allowed("GET"),
+        _ => error(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown path"),
+    }
+}
+
+/// `/{client_id}/bids` → `client_id`.
+pub(crate) fn bid_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix('/')?;
+    let client_id = rest.strip_suffix("/bids")?;
+    if client_id.is_empty() || client_id.contains('/') {
+        return None;
+    }
+    Some(client_id)
+}
+
+/// A response with no body.
+pub(crate) fn empty(status: StatusCode) -> Response<Body> {
+    let mut resp = Response::new(Body::default());
+    *resp.status_mut() = status;
+    resp
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Body::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
+    resp
+}
+
+/// The small JSON error body of SPEC §2.1/§2.2: `{"error":{"id":ID,"message":TEXT}}`.
+pub(crate) fn error(status: StatusCode, id: &'static str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({"error": {"id": id, "message": message}}).to_string();
+    let mut resp = Response::new(Body::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut resp = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "method not allowed on this path",
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bid_paths() {
+        assert_eq!(bid_path("/abc/bids"), Some("abc"));
+        assert_eq!(bid_path("//bids"), None);
+        assert_eq!(bid_path("/a/b/bids"), None);
+        assert_eq!(bid_path("/abc/bid"), None);
+        assert_eq!(bid_path("/bids"), None);
+    }
+}
