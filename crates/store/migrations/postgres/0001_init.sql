@@ -77,3 +77,6 @@ CREATE TABLE filter_list_chunks (
     items     TEXT   NOT NULL,
     PRIMARY KEY (filter_id, bucket)
 );
+-- Out of line, uncompressed: pglz spends seconds failing to compress 5M random ids (measured:
+-- 8.3 s vs 2.6 s to write 157 MB of buckets), and reads skip decompression.
+ALTER TABLE filter_list_chunks ALTER COLUMN items SET STORAGE EXTERNAL;
