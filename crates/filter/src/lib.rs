@@ -17,6 +17,36 @@
 //! [`FilterSpec::to_json`] give the API's JSON back.
 //!
 //! This crate is pure: no I/O, no async, no locks. Evaluation allocates nothing.
+//!
+//! ```
+//! use bidsieve_filter::{Facts, FilterInput, FilterSpec, FilterTree, NoLists, ParentRef, plan_create};
+//! use bidsieve_openrtb::{BidFields, Size};
+//!
+//! // A customer's tree: the root `and` (id 1), plus a size white list added through the API.
+//! let mut filters = vec![FilterSpec {
+//!     id: 1,
+//!     parent_id: None,
+//!     kind: bidsieve_filter::FilterKind::Boolean(bidsieve_filter::BoolOp::And),
+//! }];
+//! let input: FilterInput = serde_json::from_str(
+//!     r#"{"field_type": "size", "filter_type": "white", "list": ["300x250", "320x50"]}"#,
+//! )?;
+//! for (offset, planned) in plan_create(&filters, &[input])?.into_iter().enumerate() {
+//!     let Some(ParentRef::Existing(parent)) = planned.parent else { unreachable!() };
+//!     filters.push(FilterSpec { id: 2 + offset as i64, parent_id: Some(parent), kind: planned.kind });
+//! }
+//!
+//! let tree = FilterTree::compile(&filters, &NoLists)?;
+//! let decide = |size: Size| {
+//!     let mut request = BidFields::default();
+//!     request.sizes.push(size);
+//!     let facts = Facts { request: &request, stream_id: 7, supplier_id: 3, uid2: None, uid2_status: "NONE" };
+//!     tree.evaluate(&facts)
+//! };
+//! assert!(decide(Size { w: 300, h: 250 }).pass);
+//! assert_eq!(decide(Size { w: 728, h: 90 }).blocked_by, Some(2));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod compile;
 mod compiled_list;

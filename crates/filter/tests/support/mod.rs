@@ -4,7 +4,8 @@
 use std::borrow::Cow;
 
 use bidsieve_filter::{
-    BoolOp, FilterInput, FilterKind, FilterSpec, ParentRef, PlannedFilter, plan_create, plan_update,
+    BoolOp, FilterInput, FilterKind, FilterSpec, FilterUpdate, ParentRef, PlannedFilter,
+    ReplacePlan, plan_create, plan_update,
 };
 use bidsieve_openrtb::{BidFields, Size, Sizes, normalize_country};
 use serde_json::Value;
@@ -44,7 +45,8 @@ impl Store {
         self.insert(plan)
     }
 
-    fn insert(&mut self, plan: Vec<PlannedFilter>) -> Vec<(Vec<usize>, i64)> {
+    /// Writes a create plan: generated ids, with each filter's request position.
+    pub fn insert(&mut self, plan: Vec<PlannedFilter>) -> Vec<(Vec<usize>, i64)> {
         let mut ids: Vec<i64> = Vec::new();
         let mut out = Vec::new();
         for planned in plan {
@@ -66,12 +68,58 @@ impl Store {
         out
     }
 
+    /// Writes an update plan.
+    pub fn apply_update(&mut self, update: FilterUpdate) {
+        let slot = self
+            .filters
+            .iter_mut()
+            .find(|f| f.id == update.spec.id)
+            .unwrap();
+        *slot = update.spec;
+    }
+
+    /// Writes a delete plan.
+    pub fn apply_delete(&mut self, ids: &[i64]) {
+        self.filters.retain(|f| !ids.contains(&f.id));
+    }
+
+    /// Writes a replace plan: upserts in order, then deletes.
+    pub fn apply_replace(&mut self, plan: ReplacePlan) {
+        let mut ids: Vec<i64> = Vec::new();
+        for planned in plan.filters {
+            let parent = match planned.parent {
+                Some(ParentRef::Existing(p)) => Some(p),
+                Some(ParentRef::Planned(i)) => Some(ids[i]),
+                None => None,
+            };
+            let id = match planned.id {
+                Some(id) => {
+                    let slot = self.filters.iter_mut().find(|f| f.id == id).unwrap();
+                    slot.parent_id = parent;
+                    slot.kind = planned.kind;
+                    id
+                }
+                None => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.filters.push(FilterSpec {
+                        id,
+                        parent_id: parent,
+                        kind: planned.kind,
+                    });
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        self.apply_delete(&plan.delete);
+    }
+
     /// `PUT /api/filters/{id}` with `{"filter": body}`.
     pub fn update(&mut self, id: i64, body: Value) {
         let input: FilterInput = serde_json::from_value(body).unwrap();
         let update = plan_update(&self.filters, id, &input).unwrap();
-        let slot = self.filters.iter_mut().find(|f| f.id == id).unwrap();
-        *slot = update.spec;
+        self.apply_update(update);
     }
 }
 
