@@ -468,6 +468,13 @@ mod tests {
     }
 
     #[test]
+    fn trees_are_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<FilterTree>();
+        assert_send_sync::<CompiledList>();
+    }
+
+    #[test]
     fn children_are_ordered_cheap_first() {
         let big: Vec<String> = (0..200_000).map(|i| format!("u{i}")).collect();
         let big_refs: Vec<&str> = big.iter().map(String::as_str).collect();
