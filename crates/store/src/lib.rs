@@ -48,14 +48,14 @@ pub use lists::{
 pub use records::{
     ConfigData, Customer, CustomerInput, FilterRecord, NewUser, Stream, StreamInput, Supplier, User,
 };
-pub use tx::StoreTx;
+pub use tx::{StoreTx, WRITE_LOCK_TIMEOUT};
 
 /// Connections kept to a SQLite file (writers take turns anyway; readers run in parallel).
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 /// Connections kept to PostgreSQL per process.
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 /// How long a SQLite writer waits for another writer before failing with "database is locked".
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
+const SQLITE_BUSY_TIMEOUT_MS: u128 = WRITE_LOCK_TIMEOUT.as_millis();
 /// How long a caller waits for a free pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 

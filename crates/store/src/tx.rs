@@ -5,12 +5,23 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{Engine, Store, StoreError};
 
+/// How long [`Store::begin`] waits for another writer before failing.
+pub const WRITE_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A write transaction.
 ///
 /// Starting one takes the store's write lock at once (it bumps `config_state.version` as its
 /// first statement), so writers queue instead of failing halfway and versions commit in order.
 /// Dropping it without [`StoreTx::commit`] rolls everything back: a failed or rejected change
 /// leaves the store as it was.
+///
+/// After a method returns a `Database` error, `Conflict` or `MissingReference` found by the
+/// database, drop the transaction: PostgreSQL refuses every further statement in it. (`NotFound`,
+/// `Invalid` and the reference checks made before writing leave it usable.)
+///
+/// While a task holds a `StoreTx`, it must not call [`Store`]'s write methods (they would wait
+/// for this very transaction): use the `StoreTx` methods. A writer that waits longer than
+/// [`WRITE_LOCK_TIMEOUT`] fails instead of hanging.
 pub struct StoreTx {
     tx: Transaction<'static, Any>,
     store: Store,
@@ -35,6 +46,11 @@ impl Store {
     /// `Database` when no connection is available or the lock cannot be taken.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
         let mut tx = self.pool().begin().await?;
+        if self.engine() == Engine::Postgres {
+            // SQLite's equivalent is the connection's busy_timeout.
+            let timeout = format!("SET LOCAL lock_timeout = {}", WRITE_LOCK_TIMEOUT.as_millis());
+            sqlx::query(sqlx::AssertSqlSafe(timeout)).execute(&mut *tx).await?;
+        }
         let row = sqlx::query(
             "UPDATE config_state SET version = version + 1 WHERE id = 1 RETURNING version",
         )
