@@ -5,6 +5,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -16,8 +17,8 @@ use crate::settings::ProxySettings;
 use crate::snapshot::Snapshot;
 use crate::uid2::Uid2Gate;
 
-/// The pooled keep-alive client to the bidders.
-pub type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
+/// The pooled keep-alive client to the bidders (`http://` plain, `https://` over rustls).
+pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// State shared by every connection of a proxy.
 pub struct ProxyState {
@@ -36,6 +37,14 @@ impl ProxyState {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_keepalive(Some(std::time::Duration::from_secs(60)));
+        connector.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+            // ring's default provider supports the default protocol versions: cannot fail.
+            .expect("ring provider supports TLS 1.2 and 1.3")
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(settings.upstream_pool_max_idle)
             .pool_idle_timeout(std::time::Duration::from_secs(90))
