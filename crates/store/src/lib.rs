@@ -36,8 +36,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::watch;
 
 pub use changes::{CHANGE_CHANNEL, ChangeListener};
@@ -110,16 +110,30 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let engine = engine_of(url)?;
-        let pool = match engine {
-            Engine::Sqlite => connect_sqlite(url).await?,
-            Engine::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(POSTGRES_MAX_CONNECTIONS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect(url)
-                    .await?
-            }
+        let (url, memory) = match engine {
+            Engine::Postgres => (url.to_owned(), false),
+            Engine::Sqlite => match sqlite_target(url) {
+                SqliteTarget::Memory => (url.to_owned(), true),
+                SqliteTarget::File(path) => {
+                    if let Some(dir) = Path::new(path).parent()
+                        && !dir.as_os_str().is_empty()
+                    {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    (with_create_mode(url), false)
+                }
+            },
         };
+        if !memory {
+            // One direct attempt first: a wrong URL or a server that is down fails at once with
+            // the driver's error instead of after the pool's retries.
+            let mut conn = AnyConnection::connect(&url).await?;
+            if engine == Engine::Sqlite {
+                sqlite_session(&mut conn).await?;
+            }
+            conn.close().await?;
+        }
+        let pool = pool_options(engine, memory).connect(&url).await?;
         schema::migrate(&pool, engine).await?;
         let version = changes::read_version(&pool).await?;
         let (changes, _) = watch::channel(version);
@@ -128,7 +142,7 @@ impl Store {
             inner: Arc::new(Inner {
                 pool,
                 engine,
-                url: url.to_owned(),
+                url,
                 changes,
             }),
         })
@@ -180,55 +194,48 @@ fn sqlite_target(url: &str) -> SqliteTarget<'_> {
     }
 }
 
-async fn connect_sqlite(url: &str) -> Result<AnyPool, StoreError> {
-    let options = AnyPoolOptions::new()
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // journal_mode=WAL persists in the file; the others are per connection.
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("PRAGMA foreign_keys = ON")
-                    .execute(&mut *conn)
-                    .await?;
-                let busy = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
-                sqlx::query(sqlx::AssertSqlSafe(busy))
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
-            })
-        });
-    match sqlite_target(url) {
-        SqliteTarget::Memory => {
-            // Every connection to `:memory:` is a separate database: keep exactly one, forever.
-            let pool = options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect(url)
-                .await?;
-            Ok(pool)
-        }
-        SqliteTarget::File(path) => {
-            if let Some(dir) = Path::new(path).parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir)?;
-            }
-            let url = if url.contains("mode=") {
-                url.to_owned()
-            } else if url.contains('?') {
-                format!("{url}&mode=rwc")
+/// Per-connection SQLite settings (journal_mode=WAL also persists in the file).
+async fn sqlite_session(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    let busy = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+    sqlx::query(sqlx::AssertSqlSafe(busy))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `url` with `mode=rwc` (create the file if missing) unless it names a mode itself.
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn pool_options(engine: Engine, memory: bool) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+    match engine {
+        Engine::Postgres => options.max_connections(POSTGRES_MAX_CONNECTIONS),
+        Engine::Sqlite => {
+            let options = options.after_connect(|conn, _meta| Box::pin(sqlite_session(conn)));
+            if memory {
+                // Every connection to `:memory:` is a separate database: keep one, forever.
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
             } else {
-                format!("{url}?mode=rwc")
-            };
-            let pool = options
-                .max_connections(SQLITE_MAX_CONNECTIONS)
-                .connect(&url)
-                .await?;
-            Ok(pool)
+                options.max_connections(SQLITE_MAX_CONNECTIONS)
+            }
         }
     }
 }
@@ -251,6 +258,19 @@ mod tests {
             engine_of("data/x.db"),
             Err(StoreError::UnsupportedUrl)
         ));
+    }
+
+    #[test]
+    fn create_mode_is_added_unless_given() {
+        assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            with_create_mode("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
     }
 
     #[test]

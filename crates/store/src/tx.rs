@@ -48,8 +48,13 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         if self.engine() == Engine::Postgres {
             // SQLite's equivalent is the connection's busy_timeout.
-            let timeout = format!("SET LOCAL lock_timeout = {}", WRITE_LOCK_TIMEOUT.as_millis());
-            sqlx::query(sqlx::AssertSqlSafe(timeout)).execute(&mut *tx).await?;
+            let timeout = format!(
+                "SET LOCAL lock_timeout = {}",
+                WRITE_LOCK_TIMEOUT.as_millis()
+            );
+            sqlx::query(sqlx::AssertSqlSafe(timeout))
+                .execute(&mut *tx)
+                .await?;
         }
         let row = sqlx::query(
             "UPDATE config_state SET version = version + 1 WHERE id = 1 RETURNING version",
