@@ -2,42 +2,86 @@
 //!
 //! It accepts exactly the documents `serde_json` accepts (RFC 8259 grammar, strict: no comments,
 //! no trailing commas, no leading zeros, paired `\u` surrogates, UTF-8 strings without raw control
-//! characters, numbers that fit a finite `f64`, at most [`MAX_DEPTH`] open brackets). Strings come
-//! back as slices of the input; only the caller decides to decode one. Unknown values are skipped
-//! by an iterative loop whose bracket stack is one `u128`, so input depth never reaches the call
-//! stack.
+//! characters, numbers that fit a finite `f64`, at most [`MAX_DEPTH`] open brackets). Strings and
+//! numbers come back as offsets into the input; only the caller decides to decode one. Unknown
+//! values are skipped by an iterative loop whose bracket stack is one `u128`, so input depth never
+//! reaches the call stack.
+//!
+//! For speed every internal result is register-sized: a failure is the empty [`Fail`], with the
+//! [`ParseError`] it stands for kept in the cursor (read it with [`Cursor::error`]), and tokens
+//! are `u32` offsets (bodies are limited to `u32::MAX` bytes by the caller).
 
 use std::borrow::Cow;
 
 use crate::error::{MAX_DEPTH, ParseError, SyntaxError};
 
-pub(crate) type Result<T> = std::result::Result<T, ParseError>;
+/// A failure whose [`ParseError`] is stored in the [`Cursor`].
+#[derive(Debug)]
+pub(crate) struct Fail;
+
+pub(crate) type Result<T> = std::result::Result<T, Fail>;
+
+/// Results of the cold helpers, which carry their error themselves.
+type Checked<T> = std::result::Result<T, ParseError>;
 
 /// Position in the body, plus how many arrays and objects are open around it.
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     depth: u32,
+    /// What went wrong, once a method returned [`Fail`].
+    error: ParseError,
 }
 
-/// A string token: the bytes between its quotes, already validated.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RawStr<'a> {
-    /// The bytes between the quotes, escapes not decoded.
-    raw: &'a [u8],
-    /// True when `raw` holds at least one `\` escape.
-    escaped: bool,
-    /// Offset of `raw` in the body (for errors).
-    at: usize,
+/// Where a token lies in the body, packed in one `u64` so that it travels in a register (and is
+/// stored and reloaded whole): start offset in bits 0..32, end offset in bits 32..63, and a flag
+/// in bit 63. Offsets fit because bodies are limited to [`MAX_BODY`] bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span(u64);
+
+/// The largest body the cursor handles (2 GiB - 1; the proxy's limits are far lower).
+pub(crate) const MAX_BODY: usize = (1 << 31) - 1;
+
+const FLAG: u64 = 1 << 63;
+
+impl Span {
+    #[inline(always)]
+    fn new(start: usize, end: usize, flag: bool) -> Self {
+        // Offsets are at most the body length, so below 2^31; the masks only guard the packing.
+        let start = (start as u64) & 0xFFFF_FFFF;
+        let end = ((end as u64) & 0x7FFF_FFFF) << 32;
+        Self(start | end | if flag { FLAG } else { 0 })
+    }
+
+    #[inline(always)]
+    fn start(self) -> usize {
+        (self.0 & 0xFFFF_FFFF) as usize
+    }
+
+    #[inline(always)]
+    fn end(self) -> usize {
+        ((self.0 >> 32) & 0x7FFF_FFFF) as usize
+    }
+
+    #[inline(always)]
+    fn flag(self) -> bool {
+        self.0 & FLAG != 0
+    }
+
+    fn slice(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start()..self.end()).unwrap_or_default()
+    }
 }
 
-/// A number token, validated against the JSON grammar and the `f64` range.
+/// A string token: where its bytes (between the quotes, escapes not decoded) lie in the body,
+/// flagged when they hold a `\` escape. Already validated: decoding cannot fail.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Number<'a> {
-    text: &'a [u8],
-    /// No sign, no fraction, no exponent: `serde_json` would hold it as an unsigned integer.
-    unsigned_int: bool,
-}
+pub(crate) struct RawStr(Span);
+
+/// A number token, validated against the JSON grammar and the `f64` range; flagged when it has
+/// no sign, fraction or exponent (`serde_json` would hold it as an unsigned integer).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Number(Span);
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
@@ -87,6 +131,14 @@ fn find_special(buf: &[u8], from: usize, ascii: bool) -> usize {
     i
 }
 
+/// True when no byte is below 0x20 or above 0x7f; a branch-free fold that LLVM vectorizes.
+fn is_plain(raw: &[u8]) -> bool {
+    raw.iter()
+        .fold(0u8, |acc, &b| acc | b.wrapping_sub(0x20) | b)
+        & 0x80
+        == 0
+}
+
 fn hex_digit(b: u8) -> Option<u16> {
     match b {
         b'0'..=b'9' => Some(u16::from(b - b'0')),
@@ -101,7 +153,7 @@ fn syntax(kind: SyntaxError, at: usize) -> ParseError {
 }
 
 /// The four hex digits at `buf[at..at + 4]`.
-fn hex4(buf: &[u8], at: usize) -> Result<u16> {
+fn hex4(buf: &[u8], at: usize) -> Checked<u16> {
     let mut n = 0u16;
     for k in 0..4 {
         let i = at + k;
@@ -115,31 +167,42 @@ fn is_digit(b: Option<&u8>) -> bool {
     matches!(b, Some(b'0'..=b'9'))
 }
 
-impl<'a> RawStr<'a> {
+impl RawStr {
     /// True for `""` (a string with an escape is never empty).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+    pub(crate) fn is_empty(self) -> bool {
+        self.0.start() == self.0.end()
+    }
+
+    fn escaped(self) -> bool {
+        self.0.flag()
+    }
+
+    /// The bytes between the quotes, escapes not decoded.
+    pub(crate) fn bytes(self, buf: &[u8]) -> &[u8] {
+        self.0.slice(buf)
     }
 
     /// True when the decoded text equals `text`; decodes only if the string held escapes.
-    pub(crate) fn equals(&self, text: &str) -> bool {
-        if self.escaped {
-            decode(self.raw).is_some_and(|s| s == text)
+    pub(crate) fn equals(self, buf: &[u8], text: &str) -> bool {
+        if self.escaped() {
+            decode(self.bytes(buf)).is_some_and(|s| s == text)
         } else {
-            self.raw == text.as_bytes()
+            self.bytes(buf) == text.as_bytes()
         }
     }
 
-    /// The string's text, borrowed unless it held escapes.
-    pub(crate) fn to_cow(self) -> Result<Cow<'a, str>> {
-        if self.escaped {
-            decode(self.raw)
+    /// The string's text, borrowed from `buf` unless it held escapes.
+    pub(crate) fn to_cow(self, buf: &[u8]) -> Checked<Cow<'_, str>> {
+        let raw = self.bytes(buf);
+        let at = self.0.start();
+        if self.escaped() {
+            decode(raw)
                 .map(Cow::Owned)
-                .ok_or(syntax(SyntaxError::InvalidEscape, self.at))
+                .ok_or(syntax(SyntaxError::InvalidEscape, at))
         } else {
-            std::str::from_utf8(self.raw)
+            std::str::from_utf8(raw)
                 .map(Cow::Borrowed)
-                .map_err(|_| syntax(SyntaxError::InvalidUtf8, self.at))
+                .map_err(|_| syntax(SyntaxError::InvalidUtf8, at))
         }
     }
 }
@@ -182,40 +245,188 @@ fn decode(raw: &[u8]) -> Option<String> {
     Some(out)
 }
 
-impl Number<'_> {
+impl Number {
+    fn text(self, buf: &[u8]) -> &[u8] {
+        self.0.slice(buf)
+    }
+
     /// The value when it is a non-negative integer that fits `u64` (`serde_json`'s `as_u64`).
-    pub(crate) fn as_u64(&self) -> Option<u64> {
-        if !self.unsigned_int {
+    pub(crate) fn as_u64(self, buf: &[u8]) -> Option<u64> {
+        if !self.0.flag() {
             return None;
         }
-        self.text.iter().try_fold(0u64, |n, &d| {
+        self.text(buf).iter().try_fold(0u64, |n, &d| {
             n.checked_mul(10)?
                 .checked_add(u64::from(d.wrapping_sub(b'0')))
         })
     }
 
     /// The value as a (finite, by validation) `f64`.
-    pub(crate) fn as_f64(&self) -> Option<f64> {
-        std::str::from_utf8(self.text)
-            .ok()?
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
+    pub(crate) fn as_f64(self, buf: &[u8]) -> Option<f64> {
+        parse_f64(self.text(buf))
     }
 }
 
+fn parse_f64(text: &[u8]) -> Option<f64> {
+    std::str::from_utf8(text)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+}
+
+/// Validates the escape whose letter is at `buf[i]`; returns the index after it.
+fn escape(buf: &[u8], i: usize) -> Checked<usize> {
+    match buf.get(i) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 1),
+        Some(b'u') => {
+            let n = hex4(buf, i + 1)?;
+            if (0xDC00..=0xDFFF).contains(&n) {
+                return Err(syntax(SyntaxError::LoneSurrogate, i));
+            }
+            if !(0xD800..=0xDBFF).contains(&n) {
+                return Ok(i + 5);
+            }
+            let j = i + 5;
+            match (buf.get(j), buf.get(j + 1)) {
+                (Some(b'\\'), Some(b'u')) => {}
+                (None, _) | (Some(b'\\'), None) => {
+                    return Err(syntax(SyntaxError::UnexpectedEnd, j));
+                }
+                _ => return Err(syntax(SyntaxError::LoneSurrogate, j)),
+            }
+            let low = hex4(buf, j + 2)?;
+            if (0xDC00..=0xDFFF).contains(&low) {
+                Ok(j + 6)
+            } else {
+                Err(syntax(SyntaxError::LoneSurrogate, j))
+            }
+        }
+        Some(_) => Err(syntax(SyntaxError::InvalidEscape, i)),
+        None => Err(syntax(SyntaxError::UnexpectedEnd, i)),
+    }
+}
+
+/// One or more digits from `i`; the index after them.
+fn digits(buf: &[u8], mut i: usize) -> Checked<usize> {
+    match buf.get(i) {
+        Some(b'0'..=b'9') => {}
+        Some(_) => return Err(syntax(SyntaxError::InvalidNumber, i)),
+        None => return Err(syntax(SyntaxError::UnexpectedEnd, i)),
+    }
+    while is_digit(buf.get(i)) {
+        i += 1;
+    }
+    Ok(i)
+}
+
+/// Scans the string body from `start` (just after the opening quote) in full generality;
+/// returns the index of the closing quote and whether the body held escapes.
+fn scan_string(buf: &[u8], start: usize) -> Checked<(usize, bool)> {
+    let mut i = start;
+    let mut escaped = false;
+    let mut ascii = true;
+    loop {
+        i = find_special(buf, i, ascii);
+        match buf.get(i) {
+            Some(b'"') => break,
+            Some(b'\\') => {
+                escaped = true;
+                i = escape(buf, i + 1)?;
+            }
+            Some(&b) if b < 0x20 => return Err(syntax(SyntaxError::ControlCharacter, i)),
+            Some(_) => {
+                ascii = false;
+                i += 1;
+            }
+            None => return Err(syntax(SyntaxError::UnexpectedEnd, i)),
+        }
+    }
+    if !ascii && let Err(e) = std::str::from_utf8(buf.get(start..i).unwrap_or_default()) {
+        return Err(syntax(SyntaxError::InvalidUtf8, start + e.valid_up_to()));
+    }
+    Ok((i, escaped))
+}
+
+/// Scans a number from `start` in full generality; returns its end and whether it is an
+/// unsigned integer.
+fn scan_number(buf: &[u8], start: usize) -> Checked<(usize, bool)> {
+    let mut i = start;
+    let negative = buf.get(i) == Some(&b'-');
+    if negative {
+        i += 1;
+    }
+    let int_start = i;
+    match buf.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            i += 1;
+            while is_digit(buf.get(i)) {
+                i += 1;
+            }
+        }
+        Some(_) => return Err(syntax(SyntaxError::InvalidNumber, i)),
+        None => return Err(syntax(SyntaxError::UnexpectedEnd, i)),
+    }
+    let int_digits = i - int_start;
+    let mut unsigned_int = !negative;
+    if buf.get(i) == Some(&b'.') {
+        unsigned_int = false;
+        i = digits(buf, i + 1)?;
+    }
+    let mut exp_digits = 0;
+    if let Some(b'e' | b'E') = buf.get(i) {
+        unsigned_int = false;
+        i += 1;
+        if let Some(b'+' | b'-') = buf.get(i) {
+            i += 1;
+        }
+        let exp_start = i;
+        i = digits(buf, i)?;
+        exp_digits = i - exp_start;
+    }
+    // Only a number with 200+ integer digits or a 3+ digit exponent can exceed f64::MAX
+    // (~1.8e308); check those few exactly, as serde_json refuses them.
+    if (exp_digits >= 3 || int_digits >= 200)
+        && parse_f64(buf.get(start..i).unwrap_or_default()).is_none()
+    {
+        return Err(syntax(SyntaxError::NumberOutOfRange, start));
+    }
+    Ok((i, unsigned_int))
+}
+
 impl<'a> Cursor<'a> {
-    /// A cursor at the start of `buf`.
+    /// A cursor at the start of `buf` (at most [`MAX_BODY`] bytes).
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         Self {
             buf,
             pos: 0,
             depth: 0,
+            error: syntax(SyntaxError::UnexpectedEnd, 0),
         }
     }
 
-    fn err(&self, kind: SyntaxError) -> ParseError {
-        syntax(kind, self.pos)
+    /// The body the cursor walks.
+    pub(crate) fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The error behind the last [`Fail`].
+    pub(crate) fn error(&self) -> ParseError {
+        self.error
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail_with(&mut self, error: ParseError) -> Fail {
+        self.error = error;
+        Fail
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, kind: SyntaxError) -> Fail {
+        self.fail_with(syntax(kind, self.pos))
     }
 
     #[inline(always)]
@@ -237,7 +448,7 @@ impl<'a> Cursor<'a> {
         self.skip_ws();
         match self.buf.get(self.pos) {
             Some(&b) => Ok(b),
-            None => Err(self.err(SyntaxError::UnexpectedEnd)),
+            None => Err(self.fail(SyntaxError::UnexpectedEnd)),
         }
     }
 
@@ -247,14 +458,15 @@ impl<'a> Cursor<'a> {
         if self.pos == self.buf.len() {
             Ok(())
         } else {
-            Err(self.err(SyntaxError::TrailingCharacters))
+            Err(self.fail(SyntaxError::TrailingCharacters))
         }
     }
 
+    #[inline(always)]
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(ParseError::TooDeep);
+            return Err(self.fail_with(ParseError::TooDeep));
         }
         Ok(())
     }
@@ -262,169 +474,104 @@ impl<'a> Cursor<'a> {
     /// Reads the string starting at the current byte (which must be `"`).
     ///
     /// The common string (printable ASCII, no escapes, not within 8 bytes of the end of the
-    /// body) is found a word at a time here; anything else goes to the general loop.
+    /// body) takes a fast path: one word test when it ends within 8 bytes (most keys), else a
+    /// SIMD search for its end and a vectorizable check of its bytes. Anything else goes to the
+    /// general loop.
     #[inline(always)]
-    pub(crate) fn string(&mut self) -> Result<RawStr<'a>> {
+    pub(crate) fn string(&mut self) -> Result<RawStr> {
         let buf = self.buf;
         let start = self.pos + 1;
-        let mut i = start;
-        while let Some(word) = buf.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        if let Some(word) = buf.get(start..).and_then(<[u8]>::first_chunk::<8>) {
             let v = u64::from_le_bytes(*word);
             let quote = has_zero_byte(v ^ (LO * u64::from(b'"')));
             let other =
                 (has_zero_byte(v ^ (LO * u64::from(b'\\'))) | (v.wrapping_sub(LO * 0x20) & !v) | v)
                     & HI;
-            if quote | other == 0 {
-                i += 8;
-                continue;
+            if quote != 0 {
+                // Each mask's lowest bit is exact: the string ends here if no other special
+                // byte comes before the first quote.
+                let first_quote = quote & quote.wrapping_neg();
+                if other & first_quote.wrapping_sub(1) == 0 {
+                    let end = start + (quote.trailing_zeros() / 8) as usize;
+                    self.pos = end + 1;
+                    return Ok(RawStr(Span::new(start, end, false)));
+                }
+            } else if other == 0 {
+                return self.string_long(start);
             }
-            // Each mask's lowest bit is exact: the string ends here if no other special byte
-            // comes before the first quote.
-            let first_quote = quote & quote.wrapping_neg();
-            if quote != 0 && other & first_quote.wrapping_sub(1) == 0 {
-                let end = i + (quote.trailing_zeros() / 8) as usize;
+        }
+        self.string_general(start)
+    }
+
+    /// A string whose first 8 bytes are plain: find its end with `memchr2`, then check its bytes.
+    #[inline(never)]
+    fn string_long(&mut self, start: usize) -> Result<RawStr> {
+        let buf = self.buf;
+        let from = start + 8;
+        let rest = buf.get(from..).unwrap_or_default();
+        if let Some(k) = memchr::memchr2(b'"', b'\\', rest) {
+            let end = from + k;
+            if buf.get(end) == Some(&b'"') && is_plain(buf.get(start..end).unwrap_or_default()) {
                 self.pos = end + 1;
-                let raw = buf.get(start..end).unwrap_or_default();
-                return Ok(RawStr {
-                    raw,
-                    escaped: false,
-                    at: start,
-                });
+                return Ok(RawStr(Span::new(start, end, false)));
             }
-            break;
         }
         self.string_general(start)
     }
 
     /// [`Self::string`] for strings with escapes, non-ASCII or control bytes, or near the end.
     #[inline(never)]
-    fn string_general(&mut self, start: usize) -> Result<RawStr<'a>> {
-        let buf = self.buf;
-        let mut i = start;
-        let mut escaped = false;
-        let mut ascii = true;
-        loop {
-            i = find_special(buf, i, ascii);
-            match buf.get(i) {
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    escaped = true;
-                    i = Self::escape(buf, i + 1)?;
-                }
-                Some(&b) if b < 0x20 => return Err(syntax(SyntaxError::ControlCharacter, i)),
-                Some(_) => {
-                    ascii = false;
-                    i += 1;
-                }
-                None => return Err(syntax(SyntaxError::UnexpectedEnd, i)),
+    fn string_general(&mut self, start: usize) -> Result<RawStr> {
+        match scan_string(self.buf, start) {
+            Ok((end, escaped)) => {
+                self.pos = end + 1;
+                Ok(RawStr(Span::new(start, end, escaped)))
             }
-        }
-        let raw = buf.get(start..i).unwrap_or_default();
-        if !ascii && let Err(e) = std::str::from_utf8(raw) {
-            return Err(syntax(SyntaxError::InvalidUtf8, start + e.valid_up_to()));
-        }
-        self.pos = i + 1;
-        Ok(RawStr {
-            raw,
-            escaped,
-            at: start,
-        })
-    }
-
-    /// Validates the escape whose letter is at `buf[i]`; returns the index after it.
-    fn escape(buf: &[u8], i: usize) -> Result<usize> {
-        match buf.get(i) {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 1),
-            Some(b'u') => {
-                let n = hex4(buf, i + 1)?;
-                if (0xDC00..=0xDFFF).contains(&n) {
-                    return Err(syntax(SyntaxError::LoneSurrogate, i));
-                }
-                if !(0xD800..=0xDBFF).contains(&n) {
-                    return Ok(i + 5);
-                }
-                let j = i + 5;
-                match (buf.get(j), buf.get(j + 1)) {
-                    (Some(b'\\'), Some(b'u')) => {}
-                    (None, _) | (Some(b'\\'), None) => {
-                        return Err(syntax(SyntaxError::UnexpectedEnd, j));
-                    }
-                    _ => return Err(syntax(SyntaxError::LoneSurrogate, j)),
-                }
-                let low = hex4(buf, j + 2)?;
-                if (0xDC00..=0xDFFF).contains(&low) {
-                    Ok(j + 6)
-                } else {
-                    Err(syntax(SyntaxError::LoneSurrogate, j))
-                }
-            }
-            Some(_) => Err(syntax(SyntaxError::InvalidEscape, i)),
-            None => Err(syntax(SyntaxError::UnexpectedEnd, i)),
+            Err(e) => Err(self.fail_with(e)),
         }
     }
 
     /// Reads the number starting at the current byte (`-` or a digit).
-    pub(crate) fn number(&mut self) -> Result<Number<'a>> {
+    ///
+    /// A short unsigned integer (the common case: sizes, enums, flags) is scanned inline; any
+    /// other number goes to the general scanner.
+    #[inline(always)]
+    pub(crate) fn number(&mut self) -> Result<Number> {
         let buf = self.buf;
         let start = self.pos;
         let mut i = start;
-        let negative = buf.get(i) == Some(&b'-');
-        if negative {
-            i += 1;
-        }
-        let int_start = i;
         match buf.get(i) {
-            Some(b'0') => i += 1,
             Some(b'1'..=b'9') => {
                 i += 1;
-                while is_digit(buf.get(i)) {
+                while let Some(b'0'..=b'9') = buf.get(i) {
                     i += 1;
                 }
             }
-            Some(_) => return Err(syntax(SyntaxError::InvalidNumber, i)),
-            None => return Err(syntax(SyntaxError::UnexpectedEnd, i)),
+            Some(b'0') => i += 1,
+            _ => return self.number_general(start),
         }
-        let int_digits = i - int_start;
-        let mut unsigned_int = !negative;
-        if buf.get(i) == Some(&b'.') {
-            unsigned_int = false;
-            i = Self::digits(buf, i + 1)?;
-        }
-        let mut exp_digits = 0;
-        if let Some(b'e' | b'E') = buf.get(i) {
-            unsigned_int = false;
-            i += 1;
-            if let Some(b'+' | b'-') = buf.get(i) {
-                i += 1;
-            }
-            let exp_start = i;
-            i = Self::digits(buf, i)?;
-            exp_digits = i - exp_start;
-        }
-        let text = buf.get(start..i).unwrap_or_default();
-        let number = Number { text, unsigned_int };
-        // Only a number with 200+ integer digits or a 3+ digit exponent can exceed f64::MAX
-        // (~1.8e308); check those few exactly, as serde_json refuses them.
-        if (exp_digits >= 3 || int_digits >= 200) && number.as_f64().is_none() {
-            return Err(syntax(SyntaxError::NumberOutOfRange, start));
-        }
-        self.pos = i;
-        Ok(number)
-    }
-
-    /// One or more digits from `i`; the index after them.
-    fn digits(buf: &[u8], mut i: usize) -> Result<usize> {
         match buf.get(i) {
-            Some(b'0'..=b'9') => {}
-            Some(_) => return Err(syntax(SyntaxError::InvalidNumber, i)),
-            None => return Err(syntax(SyntaxError::UnexpectedEnd, i)),
+            Some(b'.' | b'e' | b'E' | b'0'..=b'9') => self.number_general(start),
+            _ if i - start >= 200 => self.number_general(start),
+            _ => {
+                self.pos = i;
+                Ok(Number(Span::new(start, i, true)))
+            }
         }
-        while is_digit(buf.get(i)) {
-            i += 1;
-        }
-        Ok(i)
     }
 
+    #[inline(never)]
+    fn number_general(&mut self, start: usize) -> Result<Number> {
+        match scan_number(self.buf, start) {
+            Ok((end, unsigned_int)) => {
+                self.pos = end;
+                Ok(Number(Span::new(start, end, unsigned_int)))
+            }
+            Err(e) => Err(self.fail_with(e)),
+        }
+    }
+
+    #[inline(never)]
     fn literal(&mut self, word: &'static [u8]) -> Result<()> {
         let end = self.pos + word.len();
         match self.buf.get(self.pos..end) {
@@ -432,31 +579,50 @@ impl<'a> Cursor<'a> {
                 self.pos = end;
                 Ok(())
             }
-            Some(_) => Err(self.err(SyntaxError::InvalidLiteral)),
+            Some(_) => Err(self.fail(SyntaxError::InvalidLiteral)),
             None => {
                 let rest = self.buf.get(self.pos..).unwrap_or_default();
                 if word.starts_with(rest) {
-                    Err(syntax(SyntaxError::UnexpectedEnd, self.buf.len()))
+                    self.pos = self.buf.len();
+                    Err(self.fail(SyntaxError::UnexpectedEnd))
                 } else {
-                    Err(self.err(SyntaxError::InvalidLiteral))
+                    Err(self.fail(SyntaxError::InvalidLiteral))
                 }
             }
         }
     }
 
-    /// After `,` in an object: a key, then `:`. Returns the key.
+    /// A key and its `:`, the current byte being where the key should start.
     #[inline(always)]
-    fn key(&mut self) -> Result<RawStr<'a>> {
-        let key = match self.peek()? {
-            b'"' => self.string()?,
-            b'}' => return Err(self.err(SyntaxError::TrailingComma)),
-            _ => return Err(self.err(SyntaxError::ExpectedKey)),
-        };
+    fn key_colon(&mut self) -> Result<RawStr> {
+        if self.peek()? != b'"' {
+            return Err(self.misplaced(SyntaxError::ExpectedKey));
+        }
+        let key = self.string()?;
         if self.peek()? != b':' {
-            return Err(self.err(SyntaxError::ExpectedColon));
+            return Err(self.fail(SyntaxError::ExpectedColon));
         }
         self.pos += 1;
         Ok(key)
+    }
+
+    /// The error for an unexpected byte where a key or value should start: a trailing comma
+    /// when the byte is a closing bracket right after `,`, else `otherwise`.
+    #[cold]
+    #[inline(never)]
+    fn misplaced(&mut self, otherwise: SyntaxError) -> Fail {
+        let closing = matches!(self.buf.get(self.pos), Some(b'}' | b']'));
+        let before = self.buf.get(..self.pos).unwrap_or_default();
+        let after_comma = before
+            .iter()
+            .rev()
+            .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            == Some(&b',');
+        self.fail(if closing && after_comma {
+            SyntaxError::TrailingComma
+        } else {
+            otherwise
+        })
     }
 
     /// Skips (and validates) one value of any kind.
@@ -472,89 +638,82 @@ impl<'a> Cursor<'a> {
     /// [`Self::skip_value`] for literals, arrays and objects (any depth, without recursion).
     #[inline(never)]
     fn skip_nested(&mut self) -> Result<()> {
-        // Bit `k` of `objects` is set when the container opened at level `k + 1` is an object.
-        // `enter` refuses more than MAX_DEPTH (127) open brackets, so `level` stays below 128.
+        // Bit `k` of `objects` is set when the container opened at level `k + 1` is an object;
+        // `in_object` caches the bit of the innermost one. `enter` refuses more than MAX_DEPTH
+        // (127) open brackets, so `level` stays below 128.
         let mut objects: u128 = 0;
         let mut level: u32 = 0;
+        let mut in_object = false;
         loop {
             // A value is expected here.
             match self.peek()? {
                 b'"' => {
                     self.string()?;
                 }
-                open @ (b'{' | b'[') => {
+                b'-' | b'0'..=b'9' => {
+                    self.number()?;
+                }
+                b'{' => {
                     self.pos += 1;
                     self.enter()?;
-                    let bit = 1u128 << level;
+                    objects |= 1u128 << level;
                     level += 1;
-                    let close = if open == b'{' {
-                        objects |= bit;
-                        b'}'
-                    } else {
-                        objects &= !bit;
-                        b']'
-                    };
-                    if self.peek()? == close {
+                    in_object = true;
+                    if self.peek()? == b'}' {
                         self.pos += 1;
                         self.depth -= 1;
                         level -= 1;
+                        in_object = level > 0 && objects & (1u128 << (level - 1)) != 0;
                     } else {
-                        if open == b'{' {
-                            self.first_key()?;
-                        }
+                        self.key_colon()?;
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.pos += 1;
+                    self.enter()?;
+                    objects &= !(1u128 << level);
+                    level += 1;
+                    in_object = false;
+                    if self.peek()? == b']' {
+                        self.pos += 1;
+                        self.depth -= 1;
+                        level -= 1;
+                        in_object = level > 0 && objects & (1u128 << (level - 1)) != 0;
+                    } else {
                         continue;
                     }
                 }
                 b't' => self.literal(b"true")?,
                 b'f' => self.literal(b"false")?,
                 b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => {
-                    self.number()?;
-                }
-                _ => return Err(self.err(SyntaxError::UnexpectedCharacter)),
+                _ => return Err(self.misplaced(SyntaxError::UnexpectedCharacter)),
             }
             // A value just ended: close brackets until one expects another value.
             loop {
                 if level == 0 {
                     return Ok(());
                 }
-                let in_object = objects & (1u128 << (level - 1)) != 0;
                 match (self.peek()?, in_object) {
                     (b',', true) => {
                         self.pos += 1;
-                        self.key()?;
+                        self.key_colon()?;
                         break;
                     }
                     (b',', false) => {
                         self.pos += 1;
-                        if self.peek()? == b']' {
-                            return Err(self.err(SyntaxError::TrailingComma));
-                        }
                         break;
                     }
                     (b'}', true) | (b']', false) => {
                         self.pos += 1;
                         self.depth -= 1;
                         level -= 1;
+                        in_object = level > 0 && objects & (1u128 << (level - 1)) != 0;
                     }
-                    _ => return Err(self.err(SyntaxError::ExpectedCommaOrEnd)),
+                    _ => return Err(self.fail(SyntaxError::ExpectedCommaOrEnd)),
                 }
             }
         }
-    }
-
-    /// The first key of a non-empty object (the current byte is not `}`).
-    #[inline(always)]
-    fn first_key(&mut self) -> Result<RawStr<'a>> {
-        if self.peek()? != b'"' {
-            return Err(self.err(SyntaxError::ExpectedKey));
-        }
-        let key = self.string()?;
-        if self.peek()? != b':' {
-            return Err(self.err(SyntaxError::ExpectedColon));
-        }
-        self.pos += 1;
-        Ok(key)
     }
 
     /// Walks the object at the current byte (which must be `{`), calling `on_member` with each
@@ -572,25 +731,28 @@ impl<'a> Cursor<'a> {
             self.depth -= 1;
             return Ok(());
         }
-        let mut key = self.first_key()?;
+        let mut key = self.key_colon()?;
         loop {
-            if key.escaped {
-                let name = key.to_cow()?;
+            if key.escaped() {
+                let name = match key.to_cow(self.buf) {
+                    Ok(name) => name,
+                    Err(e) => return Err(self.fail_with(e)),
+                };
                 on_member(self, name.as_bytes())?;
             } else {
-                on_member(self, key.raw)?;
+                on_member(self, key.bytes(self.buf))?;
             }
             match self.peek()? {
                 b',' => {
                     self.pos += 1;
-                    key = self.key()?;
+                    key = self.key_colon()?;
                 }
                 b'}' => {
                     self.pos += 1;
                     self.depth -= 1;
                     return Ok(());
                 }
-                _ => return Err(self.err(SyntaxError::ExpectedCommaOrEnd)),
+                _ => return Err(self.fail(SyntaxError::ExpectedCommaOrEnd)),
             }
         }
     }
@@ -613,17 +775,16 @@ impl<'a> Cursor<'a> {
             on_element(self)?;
             match self.peek()? {
                 b',' => {
+                    // A `]` next is refused by `on_element`'s value dispatch (as a trailing
+                    // comma, see `misplaced`).
                     self.pos += 1;
-                    if self.peek()? == b']' {
-                        return Err(self.err(SyntaxError::TrailingComma));
-                    }
                 }
                 b']' => {
                     self.pos += 1;
                     self.depth -= 1;
                     return Ok(());
                 }
-                _ => return Err(self.err(SyntaxError::ExpectedCommaOrEnd)),
+                _ => return Err(self.fail(SyntaxError::ExpectedCommaOrEnd)),
             }
         }
     }
@@ -631,19 +792,33 @@ impl<'a> Cursor<'a> {
     /// The next value if it is a string (not yet decoded); any other value is skipped and gives
     /// `None`.
     #[inline]
-    pub(crate) fn string_value(&mut self) -> Result<Option<RawStr<'a>>> {
+    pub(crate) fn string_value(&mut self) -> Result<Option<RawStr>> {
         if self.peek()? == b'"' {
             self.string().map(Some)
+        } else {
+            self.skip_value().map(|()| None)
+        }
+    }
+
+    /// The next value if it is a non-negative integer that fits `u64`; any other value is
+    /// skipped and gives `None`.
+    #[inline]
+    pub(crate) fn u64_value(&mut self) -> Result<Option<u64>> {
+        if let b'-' | b'0'..=b'9' = self.peek()? {
+            let number = self.number()?;
+            Ok(number.as_u64(self.buf))
         } else {
             self.skip_nested().map(|()| None)
         }
     }
 
-    /// The next value if it is a number; any other value is skipped and gives `None`.
+    /// The next value if it is a number (as a finite `f64`); any other value is skipped and
+    /// gives `None`.
     #[inline]
-    pub(crate) fn number_value(&mut self) -> Result<Option<Number<'a>>> {
+    pub(crate) fn f64_value(&mut self) -> Result<Option<f64>> {
         if let b'-' | b'0'..=b'9' = self.peek()? {
-            self.number().map(Some)
+            let number = self.number()?;
+            Ok(number.as_f64(self.buf))
         } else {
             self.skip_value().map(|()| None)
         }
@@ -682,10 +857,11 @@ impl<'a> Cursor<'a> {
 mod tests {
     use super::*;
 
-    fn validate(s: &[u8]) -> Result<()> {
+    fn validate(s: &[u8]) -> Checked<()> {
         let mut c = Cursor::new(s);
-        c.skip_value()?;
-        c.finish()
+        c.skip_value()
+            .and_then(|()| c.finish())
+            .map_err(|Fail| c.error())
     }
 
     fn kind(s: &[u8]) -> SyntaxError {
@@ -698,11 +874,10 @@ mod tests {
         }
     }
 
-    fn string_of(s: &str) -> Result<Cow<'_, str>> {
+    fn string_of(s: &str) -> Checked<Cow<'_, str>> {
         let mut c = Cursor::new(s.as_bytes());
-        let raw = c.string()?;
-        c.finish()?;
-        raw.to_cow()
+        let raw = c.string().and_then(|raw| c.finish().map(|()| raw));
+        raw.map_err(|Fail| c.error())?.to_cow(s.as_bytes())
     }
 
     #[test]
@@ -770,10 +945,11 @@ mod tests {
                         body.push(b'"');
                         body.extend_from_slice(tail);
                         let mut c = Cursor::new(&body);
-                        let ours = c.string().and_then(|raw| {
-                            c.finish()?;
-                            raw.to_cow().map(Cow::into_owned)
-                        });
+                        let ours = c
+                            .string()
+                            .and_then(|raw| c.finish().map(|()| raw))
+                            .map_err(|Fail| c.error())
+                            .and_then(|raw| raw.to_cow(&body).map(Cow::into_owned));
                         let theirs = serde_json::from_slice::<String>(&body);
                         match (&ours, &theirs) {
                             (Ok(a), Ok(b)) => assert_eq!(a, b, "{body:?}"),
@@ -883,19 +1059,20 @@ mod tests {
     fn number_values() {
         let num = |s: &'static str| {
             let mut c = Cursor::new(s.as_bytes());
-            c.number().unwrap()
+            let n = c.number().unwrap();
+            (n.as_u64(s.as_bytes()), n.as_f64(s.as_bytes()))
         };
-        assert_eq!(num("0").as_u64(), Some(0));
-        assert_eq!(num("300").as_u64(), Some(300));
-        assert_eq!(num("18446744073709551615").as_u64(), Some(u64::MAX));
-        assert_eq!(num("18446744073709551616").as_u64(), None);
-        assert_eq!(num("-1").as_u64(), None);
-        assert_eq!(num("-0").as_u64(), None);
-        assert_eq!(num("300.0").as_u64(), None);
-        assert_eq!(num("3e2").as_u64(), None);
-        assert_eq!(num("0.75").as_f64(), Some(0.75));
-        assert_eq!(num("-2").as_f64(), Some(-2.0));
-        assert_eq!(num("1e-400").as_f64(), Some(0.0));
+        assert_eq!(num("0").0, Some(0));
+        assert_eq!(num("300").0, Some(300));
+        assert_eq!(num("18446744073709551615").0, Some(u64::MAX));
+        assert_eq!(num("18446744073709551616").0, None);
+        assert_eq!(num("-1").0, None);
+        assert_eq!(num("-0").0, None);
+        assert_eq!(num("300.0").0, None);
+        assert_eq!(num("3e2").0, None);
+        assert_eq!(num("0.75").1, Some(0.75));
+        assert_eq!(num("-2").1, Some(-2.0));
+        assert_eq!(num("1e-400").1, Some(0.0));
     }
 
     #[test]
@@ -967,5 +1144,38 @@ mod tests {
         .unwrap();
         c.finish().unwrap();
         assert_eq!(seen, ["a", "ba", "a"]);
+    }
+
+    #[test]
+    fn span_packs_offsets_and_flag() {
+        for (start, end, flag) in [
+            (0, 0, false),
+            (1, 5, true),
+            (MAX_BODY - 1, MAX_BODY, true),
+            (7, MAX_BODY, false),
+        ] {
+            let span = Span::new(start, end, flag);
+            assert_eq!((span.start(), span.end(), span.flag()), (start, end, flag));
+        }
+    }
+
+    #[test]
+    fn integer_fast_path_defers_to_the_general_scanner() {
+        for (text, u) in [
+            ("7,", Some(7)),
+            ("70]", Some(70)),
+            ("7.5,", None),
+            ("7e1,", None),
+            ("-7,", None),
+        ] {
+            let mut c = Cursor::new(text.as_bytes());
+            let n = c.number().unwrap();
+            assert_eq!(n.as_u64(text.as_bytes()), u, "{text}");
+            assert_eq!(c.pos, text.len() - 1, "{text}");
+        }
+        // "01": the number is "0"; the "1" is then an error for the caller.
+        let mut c = Cursor::new(b"01");
+        let n = c.number().unwrap();
+        assert_eq!((n.0.start(), n.0.end()), (0, 1));
     }
 }

@@ -28,6 +28,9 @@ pub enum ParseError {
     /// No `imp`, an `imp` that is not an array, or an empty one.
     #[error("bid request has no non-empty \"imp\" array")]
     MissingImp,
+    /// A body of 2 GiB or more (the proxy's body limits stop far earlier).
+    #[error("bid request body too large")]
+    TooLarge,
 }
 
 impl ParseError {
@@ -40,6 +43,7 @@ impl ParseError {
             Self::NotObject => "bid request is not a JSON object",
             Self::MissingId => "bid request has no string \"id\"",
             Self::MissingImp => "bid request has no non-empty \"imp\" array",
+            Self::TooLarge => "bid request body too large",
         }
     }
 
@@ -167,6 +171,7 @@ mod tests {
             ParseError::NotObject,
             ParseError::MissingId,
             ParseError::MissingImp,
+            ParseError::TooLarge,
         ] {
             assert_eq!(e.to_string(), e.message());
         }

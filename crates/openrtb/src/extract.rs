@@ -17,7 +17,7 @@
 //!   order, the first `uids[]` element whose `id` is a non-empty string; when `user.eids` yields
 //!   none, the same over `user.ext.eids`.
 
-use crate::cursor::{Cursor, RawStr, Result};
+use crate::cursor::{Cursor, Fail, MAX_BODY, RawStr, Result};
 use crate::domain::normalize_domain_cow;
 use crate::{BidFields, Country, ParseError, Size, Sizes, normalize_country};
 
@@ -32,43 +32,48 @@ use crate::{BidFields, Country, ParseError, Size, Sizes, normalize_country};
 /// when it is JSON but not a bid request. Syntax is checked over the whole body first, so a
 /// malformed body is always reported as such.
 pub fn extract(body: &[u8]) -> std::result::Result<BidFields<'_>, ParseError> {
+    if body.len() > MAX_BODY {
+        return Err(ParseError::TooLarge);
+    }
     let mut cursor = Cursor::new(body);
     let mut request = Request::default();
-    let is_object = cursor.if_object(|cursor, key| request.member(cursor, key))?;
-    cursor.finish()?;
-    if !is_object {
-        return Err(ParseError::NotObject);
+    let walked = cursor
+        .if_object(|cursor, key| request.member(cursor, key))
+        .and_then(|is_object| cursor.finish().map(|()| is_object));
+    match walked {
+        Ok(true) => request.into_fields(body),
+        Ok(false) => Err(ParseError::NotObject),
+        Err(Fail) => Err(cursor.error()),
     }
-    request.into_fields()
 }
 
 /// What the walk has kept so far; every member overwrites its slot (last wins). Strings stay
 /// undecoded until the walk is over, so only the ones returned are ever converted.
 #[derive(Default)]
-struct Request<'a> {
-    id: Option<RawStr<'a>>,
+struct Request {
+    id: Option<RawStr>,
     /// `Some(n)` when `imp` is an array of `n` elements.
     imp_count: Option<u32>,
     sizes: Sizes,
     tmax: Option<u64>,
-    site_domain: Option<RawStr<'a>>,
-    app_bundle: Option<RawStr<'a>>,
-    device_country: Option<RawStr<'a>>,
-    user: User<'a>,
+    site_domain: Option<RawStr>,
+    app_bundle: Option<RawStr>,
+    device_country: Option<RawStr>,
+    user: User,
     authed: Option<f64>,
 }
 
 #[derive(Default)]
-struct User<'a> {
-    id: Option<RawStr<'a>>,
-    country: Option<RawStr<'a>>,
-    eids_token: Option<RawStr<'a>>,
-    ext_eids_token: Option<RawStr<'a>>,
+struct User {
+    id: Option<RawStr>,
+    country: Option<RawStr>,
+    eids_token: Option<RawStr>,
+    ext_eids_token: Option<RawStr>,
 }
 
-impl<'a> Request<'a> {
+impl Request {
     #[inline(always)]
-    fn member(&mut self, cursor: &mut Cursor<'a>, key: &[u8]) -> Result<()> {
+    fn member(&mut self, cursor: &mut Cursor<'_>, key: &[u8]) -> Result<()> {
         match key {
             b"id" => self.id = cursor.string_value()?,
             b"imp" => {
@@ -81,7 +86,7 @@ impl<'a> Request<'a> {
                 })?;
                 self.imp_count = is_array.then_some(count);
             }
-            b"tmax" => self.tmax = cursor.number_value()?.and_then(|n| n.as_u64()),
+            b"tmax" => self.tmax = cursor.u64_value()?,
             b"site" => self.site_domain = string_member(cursor, b"domain")?,
             b"app" => self.app_bundle = string_member(cursor, b"bundle")?,
             b"device" => {
@@ -95,7 +100,7 @@ impl<'a> Request<'a> {
                         let mut score = None;
                         c.if_object(|c, key| {
                             if key == b"score" {
-                                score = c.number_value()?.and_then(|n| n.as_f64());
+                                score = c.f64_value()?;
                                 Ok(())
                             } else {
                                 c.skip_value()
@@ -110,30 +115,30 @@ impl<'a> Request<'a> {
         Ok(())
     }
 
-    fn into_fields(self) -> std::result::Result<BidFields<'a>, ParseError> {
-        let id = self.id.ok_or(ParseError::MissingId)?.to_cow()?;
+    fn into_fields(self, buf: &[u8]) -> std::result::Result<BidFields<'_>, ParseError> {
+        let id = self.id.ok_or(ParseError::MissingId)?.to_cow(buf)?;
         let imp_count = self
             .imp_count
             .filter(|&n| n > 0)
             .ok_or(ParseError::MissingImp)?;
-        let country = match country(self.device_country)? {
+        let country = match country(self.device_country, buf)? {
             Some(country) => Some(country),
-            None => country(self.user.country)?,
+            None => country(self.user.country, buf)?,
         };
         let site = match self.site_domain {
-            Some(raw) => Some(normalize_domain_cow(raw.to_cow()?)).filter(|d| !d.is_empty()),
+            Some(raw) => Some(normalize_domain_cow(raw.to_cow(buf)?)).filter(|d| !d.is_empty()),
             None => None,
         };
         let (domain, domain_is_app) = match (site, self.app_bundle) {
             (Some(domain), _) => (Some(domain), false),
-            (None, Some(bundle)) if !bundle.is_empty() => (Some(bundle.to_cow()?), true),
+            (None, Some(bundle)) if !bundle.is_empty() => (Some(bundle.to_cow(buf)?), true),
             (None, _) => (None, false),
         };
         Ok(BidFields {
             id,
             imp_count,
             tmax: self.tmax,
-            user_id: self.user.id.map(RawStr::to_cow).transpose()?,
+            user_id: self.user.id.map(|raw| raw.to_cow(buf)).transpose()?,
             country,
             sizes: self.sizes,
             authed: self.authed,
@@ -143,22 +148,22 @@ impl<'a> Request<'a> {
                 .user
                 .eids_token
                 .or(self.user.ext_eids_token)
-                .map(RawStr::to_cow)
+                .map(|raw| raw.to_cow(buf))
                 .transpose()?,
         })
     }
 }
 
 /// The normalized country of a `country` string, if it is one.
-fn country(raw: Option<RawStr<'_>>) -> Result<Option<Country>> {
+fn country(raw: Option<RawStr>, buf: &[u8]) -> std::result::Result<Option<Country>, ParseError> {
     Ok(match raw {
-        Some(raw) => normalize_country(&raw.to_cow()?),
+        Some(raw) => normalize_country(&raw.to_cow(buf)?),
         None => None,
     })
 }
 
 /// The string member `name` of the next value when that is an object (last occurrence wins).
-fn string_member<'a>(cursor: &mut Cursor<'a>, name: &[u8]) -> Result<Option<RawStr<'a>>> {
+fn string_member(cursor: &mut Cursor<'_>, name: &[u8]) -> Result<Option<RawStr>> {
     let mut out = None;
     cursor.if_object(|cursor, key| {
         if key == name {
@@ -190,7 +195,7 @@ where
     Ok(out)
 }
 
-fn user<'a>(cursor: &mut Cursor<'a>) -> Result<User<'a>> {
+fn user(cursor: &mut Cursor<'_>) -> Result<User> {
     let mut user = User::default();
     cursor.if_object(|cursor, key| {
         match key {
@@ -206,7 +211,7 @@ fn user<'a>(cursor: &mut Cursor<'a>) -> Result<User<'a>> {
 }
 
 /// The UID2 token of an `eids` array: see the module rules.
-fn eids<'a>(cursor: &mut Cursor<'a>) -> Result<Option<RawStr<'a>>> {
+fn eids(cursor: &mut Cursor<'_>) -> Result<Option<RawStr>> {
     let mut token = None;
     cursor.if_array(|cursor| {
         if token.is_some() {
@@ -222,7 +227,7 @@ fn eids<'a>(cursor: &mut Cursor<'a>) -> Result<Option<RawStr<'a>>> {
             }
             Ok(())
         })?;
-        if source.is_some_and(|s| s.equals("uidapi.com")) {
+        if source.is_some_and(|s| s.equals(cursor.buf(), "uidapi.com")) {
             token = first_id;
         }
         Ok(())
@@ -231,7 +236,7 @@ fn eids<'a>(cursor: &mut Cursor<'a>) -> Result<Option<RawStr<'a>>> {
 }
 
 /// The first non-empty string `id` of a `uids` array.
-fn first_uid<'a>(cursor: &mut Cursor<'a>) -> Result<Option<RawStr<'a>>> {
+fn first_uid(cursor: &mut Cursor<'_>) -> Result<Option<RawStr>> {
     let mut first = None;
     cursor.if_array(|cursor| {
         if first.is_some() {
@@ -305,10 +310,7 @@ fn format(cursor: &mut Cursor<'_>) -> Result<Option<Size>> {
 /// A width or height: a non-negative integer that fits `u32`.
 #[inline]
 fn dimension(cursor: &mut Cursor<'_>) -> Result<Option<u32>> {
-    Ok(cursor
-        .number_value()?
-        .and_then(|n| n.as_u64())
-        .and_then(|n| u32::try_from(n).ok()))
+    Ok(cursor.u64_value()?.and_then(|n| u32::try_from(n).ok()))
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@
 //!   413, the other errors a 400).
 //! - [`normalize_country`], [`normalize_domain`]: the normal forms of SPEC §2.4, shared with the
 //!   filter crate so that list values and request values compare equal.
+//! - [`rewrite_response`]: the bid-response rewrites of SPEC §6 (notice URLs sealed into win
+//!   URLs, a tag appended to HTML `adm`), spliced into the original bytes; [`WinKey`] seals and
+//!   opens win tokens; [`substitute_macros`] puts a win URL's macro values back into the bidder's
+//!   URL.
 
 mod country;
 mod cursor;
@@ -21,6 +25,9 @@ mod error;
 mod extract;
 mod fields;
 mod gzip;
+mod macros;
+mod response;
+mod win_token;
 
 pub use country::{Country, normalize_country};
 pub use domain::normalize_domain;
@@ -28,3 +35,9 @@ pub use error::{MAX_DEPTH, ParseError, SyntaxError};
 pub use extract::extract;
 pub use fields::{BidFields, Size, Sizes};
 pub use gzip::{GzipError, decompress_gzip};
+pub use macros::{MACROS, Macro, substitute_macros};
+pub use response::{NoticeSealing, ResponseRewrite, Rewritten, rewrite_response};
+pub use win_token::{
+    MAX_NOTICE_URL, MAX_TOKEN_LEN, Notice, NoticeKind, OpenError, OpenedNotice, SealError,
+    TOKEN_VERSION, WinKey,
+};

@@ -34,7 +34,7 @@ pub enum Refusal {
 impl From<ParseError> for Refusal {
     fn from(e: ParseError) -> Self {
         match e {
-            ParseError::Syntax { .. } | ParseError::TooDeep => Self::NotJson,
+            ParseError::Syntax { .. } | ParseError::TooDeep | ParseError::TooLarge => Self::NotJson,
             ParseError::NotObject => Self::NotObject,
             ParseError::MissingId => Self::MissingId,
             ParseError::MissingImp => Self::MissingImp,
