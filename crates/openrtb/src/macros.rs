@@ -72,7 +72,10 @@ fn macro_at(text: &str) -> Option<usize> {
 fn each_macro(url: &str, mut found: impl FnMut(usize, usize)) {
     let bytes = url.as_bytes();
     let mut from = 0;
-    while let Some(k) = bytes.get(from..).and_then(|rest| memchr::memchr(b'$', rest)) {
+    while let Some(k) = bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b'$', rest))
+    {
         let at = from + k;
         match url.get(at..).and_then(macro_at) {
             Some(index) => {

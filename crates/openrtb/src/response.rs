@@ -86,7 +86,10 @@ pub struct Rewritten {
 /// # Errors
 /// The body is not one valid JSON document ([`ParseError`], as for a request): it must not be
 /// relayed. Any valid JSON is accepted; a document that is not an object has nothing to rewrite.
-pub fn rewrite_response(body: &[u8], rewrite: &mut ResponseRewrite<'_>) -> Result<Rewritten, ParseError> {
+pub fn rewrite_response(
+    body: &[u8],
+    rewrite: &mut ResponseRewrite<'_>,
+) -> Result<Rewritten, ParseError> {
     if u32::try_from(body.len()).is_err() {
         return Err(ParseError::TooLarge);
     }
@@ -241,7 +244,11 @@ impl Walk<'_, '_, '_> {
             stream_id: self.stream_id,
             url: &url,
         };
-        if seal.key.seal(&notice, (seal.nonce)(), &mut self.text).is_err() {
+        if seal
+            .key
+            .seal(&notice, (seal.nonce)(), &mut self.text)
+            .is_err()
+        {
             self.text.truncate(from);
             self.out.too_long += 1;
             return;
@@ -388,7 +395,9 @@ fn markup_prefix(raw: &[u8]) -> ([u8; 8], usize) {
             None => break,
             Some(b'\\') => match raw.get(i + 1) {
                 Some(b'u') => {
-                    let hex = raw.get(i + 2..i + 6).and_then(|h| std::str::from_utf8(h).ok());
+                    let hex = raw
+                        .get(i + 2..i + 6)
+                        .and_then(|h| std::str::from_utf8(h).ok());
                     match hex.and_then(|h| u32::from_str_radix(h, 16).ok()) {
                         Some(code) => (code, i + 6),
                         None => break,
@@ -449,3 +458,366 @@ fn is_html(raw: &[u8]) -> bool {
         .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'!' || b == b'/')
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    const PUBLIC: &str = "https://px.example";
+    const TAG: &str =
+        r#"<img src="https://t.example/i.gif?s={stream_id}&b={bid_id}&i={imp_id}&x={nope}">"#;
+
+    fn key() -> WinKey {
+        WinKey::new(&[3; 32])
+    }
+
+    /// Runs a rewrite with sealing and/or tagging on.
+    fn run(body: &[u8], seal: bool, tag: bool, redirect: bool) -> Result<Rewritten, ParseError> {
+        let key = key();
+        let mut counter = 0u8;
+        let mut nonce = || {
+            counter = counter.wrapping_add(1);
+            [counter; 12]
+        };
+        let mut rw = ResponseRewrite {
+            stream_id: 17,
+            seal: seal.then_some(NoticeSealing {
+                key: &key,
+                public_url: PUBLIC,
+                redirect,
+                nonce: &mut nonce,
+            }),
+            tag_html: tag.then_some(TAG),
+        };
+        rewrite_response(body, &mut rw)
+    }
+
+    fn parse(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    /// The token and query of a win URL.
+    fn win_parts(url: &str) -> (&str, &str) {
+        let rest = url
+            .strip_prefix(PUBLIC)
+            .unwrap()
+            .strip_prefix("/win/")
+            .unwrap();
+        rest.split_once('?').unwrap_or((rest, ""))
+    }
+
+    fn corpus(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../../testdata/corpus/iab-2.6/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn nurl_and_burl_become_win_urls() {
+        let body = json!({
+            "id": "r1", "cur": "USD",
+            "seatbid": [{"seat": "s", "bid": [{
+                "id": "b1", "impid": "i1", "price": 1.5,
+                "nurl": "http://bidder.example/win?price=${AUCTION_PRICE}&imp=${AUCTION_IMP_ID}",
+                "burl": "http://bidder.example/bill?p=${AUCTION_PRICE:B64}&c=${AUCTION_CURRENCY}",
+                "lurl": "http://bidder.example/loss?r=${AUCTION_LOSS}",
+                "adm": "<div>ad</div>"
+            }]}]
+        })
+        .to_string();
+        let out = run(body.as_bytes(), true, false, true).unwrap();
+        assert_eq!((out.sealed, out.too_long, out.tagged), (2, 0, 0));
+        let new = parse(&out.body.unwrap());
+        let bid = &new["seatbid"][0]["bid"][0];
+        let (token, query) = win_parts(bid["nurl"].as_str().unwrap());
+        assert_eq!(query, "imp=${AUCTION_IMP_ID}&price=${AUCTION_PRICE}");
+        let opened = key().open(token).unwrap();
+        assert_eq!(opened.kind, NoticeKind::Win);
+        assert_eq!(opened.stream_id, 17);
+        assert!(opened.redirect);
+        assert_eq!(
+            opened.url,
+            "http://bidder.example/win?price=${AUCTION_PRICE}&imp=${AUCTION_IMP_ID}"
+        );
+        let (token, query) = win_parts(bid["burl"].as_str().unwrap());
+        assert_eq!(
+            query,
+            "cur=${AUCTION_CURRENCY}&price_b64=${AUCTION_PRICE:B64}"
+        );
+        assert_eq!(key().open(token).unwrap().kind, NoticeKind::Billing);
+        // Everything else is as it was, including lurl.
+        let mut expected = parse(body.as_bytes());
+        expected["seatbid"][0]["bid"][0]["nurl"] = bid["nurl"].clone();
+        expected["seatbid"][0]["bid"][0]["burl"] = bid["burl"].clone();
+        assert_eq!(new, expected);
+    }
+
+    #[test]
+    fn only_the_changed_bytes_change() {
+        let body = br#"{ "id" : "r",  "seatbid":[ {"bid" :[{"nurl": "http:\/\/b.example\/w?p=${AUCTION_PRICE}" , "price":1.0e0 }] } ] , "ext":{"a":[1,2]} }"#;
+        let out = run(body, true, false, false).unwrap();
+        let new = String::from_utf8(out.body.unwrap()).unwrap();
+        let start = new.find("\"nurl\": \"").unwrap() + 9;
+        let end = start + new[start..].find('"').unwrap();
+        let url = &new[start..end];
+        let (token, query) = win_parts(url);
+        assert_eq!(query, "price=${AUCTION_PRICE}");
+        // The escaped original was decoded before sealing.
+        assert_eq!(
+            key().open(token).unwrap().url,
+            "http://b.example/w?p=${AUCTION_PRICE}"
+        );
+        let original = std::str::from_utf8(body).unwrap();
+        let o_start = original.find("\"nurl\": \"").unwrap() + 9;
+        let o_end = o_start + original[o_start..].find("\" ,").unwrap();
+        assert_eq!(&new[..start], &original[..o_start]);
+        assert_eq!(&new[end..], &original[o_end..]);
+    }
+
+    #[test]
+    fn nothing_to_change_gives_no_body() {
+        let no_nurl = json!({"id":"r","seatbid":[{"bid":[{"id":"b","impid":"1","price":1,
+            "adm":"<?xml version=\"1.0\"?><VAST version=\"3.0\"></VAST>"}]}]})
+        .to_string();
+        for (seal, tag) in [(true, true), (true, false), (false, true), (false, false)] {
+            assert_eq!(
+                run(no_nurl.as_bytes(), seal, tag, false).unwrap(),
+                Rewritten::default()
+            );
+        }
+        // keep_nurl and no tag: nothing is even looked at, but the JSON is still checked.
+        let with_nurl = br#"{"seatbid":[{"bid":[{"nurl":"http://b/"}]}]}"#;
+        assert_eq!(run(with_nurl, false, false, false).unwrap().body, None);
+        // Empty or non-string notice URLs and odd shapes are left alone.
+        for body in [
+            &br#"{"seatbid":[{"bid":[{"nurl":"","burl":null}]}]}"#[..],
+            br#"{"seatbid":{"bid":[{"nurl":"http://b/"}]}}"#,
+            br#"{"seatbid":[{"bid":{"nurl":"http://b/"}}, 3, "x", []]}"#,
+            br#"{"seatbid":[{"bid":["http://b/", {"ext":{"nurl":"http://b/"}}]}]}"#,
+            br#"[{"seatbid":[{"bid":[{"nurl":"http://b/"}]}]}]"#,
+            br#""text""#,
+            b"{}",
+        ] {
+            assert_eq!(run(body, true, true, false).unwrap(), Rewritten::default());
+        }
+    }
+
+    #[test]
+    fn invalid_json_is_refused() {
+        for body in [
+            &b""[..],
+            b"{",
+            b"{\"seatbid\":[{\"bid\":[{\"nurl\":\"http://b/\"}]}]",
+            b"{\"seatbid\":[{\"bid\":[{\"nurl\":\"http://b/\",}]}]}",
+            b"{} {}",
+            b"<html>",
+        ] {
+            for (seal, tag) in [(true, true), (false, false)] {
+                assert!(run(body, seal, tag, false).is_err(), "{body:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_notice_keys_are_all_sealed() {
+        let body = br#"{"seatbid":[{"bid":[{"nurl":"http://a/","nurl":"http://b/"}]}]}"#;
+        let out = run(body, true, false, false).unwrap();
+        assert_eq!(out.sealed, 2);
+        let text = String::from_utf8(out.body.unwrap()).unwrap();
+        assert!(!text.contains("http://a/") && !text.contains("http://b/"));
+    }
+
+    #[test]
+    fn over_long_notice_urls_stay() {
+        let url = format!("http://b.example/{}", "x".repeat(MAX_NOTICE_URL));
+        let body = json!({"seatbid":[{"bid":[{"nurl": url, "burl": "http://b.example/bill"}]}]})
+            .to_string();
+        let out = run(body.as_bytes(), true, false, false).unwrap();
+        assert_eq!((out.sealed, out.too_long), (1, 1));
+        let new = parse(&out.body.unwrap());
+        assert_eq!(new["seatbid"][0]["bid"][0]["nurl"], url.as_str());
+    }
+
+    #[test]
+    fn tag_goes_into_html_only() {
+        let html = json!({"id":"r","seatbid":[{"bid":[
+            {"adm":"<div class=\"x\">ad</div>","id":"b<1>\"&'","impid":"i-1"},
+            {"id":"b2","impid":"i2","adm":"  \n<!DOCTYPE html><html></html>"},
+            {"id":"b3","adm":"<script src=\"x.js\"></script>","mtype":1},
+            {"id":"b4","adm":"<div>video?</div>","mtype":2},
+            {"id":"b5","adm":"<VAST version=\"4.0\"></VAST>"},
+            {"id":"b6","adm":"<?xml version=\"1.0\"?><VAST/>"},
+            {"id":"b7","adm":"{\"native\":{\"ver\":\"1.2\"}}"},
+            {"id":"b8","adm":"https://ads.example/creative.html"},
+            {"id":"b9","adm":""},
+            {"id":"b10","adm":"\u{feff}<daast version=\"1.0\"></daast>"},
+            {"id":"b11","adm":"<vastly-custom-element/>"}
+        ]}]})
+        .to_string();
+        let out = run(html.as_bytes(), false, true, false).unwrap();
+        assert_eq!(out.tagged, 4);
+        let new = parse(&out.body.unwrap());
+        let old = parse(html.as_bytes());
+        let tag = |b: &str, i: &str| {
+            format!(r#"<img src="https://t.example/i.gif?s=17&b={b}&i={i}&x={{nope}}">"#)
+        };
+        for (n, b, i) in [
+            (0, "b&lt;1&gt;&quot;&amp;&#39;", "i-1"),
+            (1, "b2", "i2"),
+            (2, "b3", ""),
+            (10, "b11", ""),
+        ] {
+            let want = format!(
+                "{}{}",
+                old["seatbid"][0]["bid"][n]["adm"].as_str().unwrap(),
+                tag(b, i)
+            );
+            assert_eq!(new["seatbid"][0]["bid"][n]["adm"], want.as_str(), "bid {n}");
+        }
+        for n in 3..10 {
+            assert_eq!(
+                new["seatbid"][0]["bid"][n], old["seatbid"][0]["bid"][n],
+                "bid {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_markup_is_recognised() {
+        // Go's encoding/json writes < > & as \u003c \u003e \u0026.
+        assert!(is_html(br"\u003cdiv\u003ead\u003c/div\u003e"));
+        assert!(is_html(br"\n\t \u003C!-- c --\u003e"));
+        assert!(!is_html(br"\u003cVAST version=\u00224.0\u0022\u003e"));
+        assert!(!is_html(br"\u003c?xml version"));
+        assert!(!is_html(br"\ufeff\u007b"));
+        assert!(!is_html(br"\u00e9<div>"));
+        assert!(!is_html(br"\u12"));
+        assert!(!is_html(b"<"));
+        assert!(!is_html(b"< div>"));
+        assert!(is_html(b"</p>"));
+    }
+
+    #[test]
+    fn tag_and_seal_together_on_the_iab_examples() {
+        // 6.3.1: a nurl and no adm.
+        let body = corpus("06-response-6-3-1-example-1-ad-served-on-win-notice.json");
+        let out = run(&body, true, true, false).unwrap();
+        assert_eq!((out.sealed, out.tagged), (1, 0));
+        let new = parse(&out.body.unwrap());
+        let (token, query) = win_parts(new["seatbid"][0]["bid"][0]["nurl"].as_str().unwrap());
+        assert_eq!(query, "");
+        assert_eq!(
+            key().open(token).unwrap().url,
+            "http://adserver.com/winnotice?impid=102"
+        );
+        // 6.3.2 (VAST) and 6.3.4 (native): sealed, never tagged.
+        for name in [
+            "07-response-6-3-2-example-2-vast-xml-document-returned-inline.json",
+            "08-response-6-3-4-example-4-native-markup-returned-inline.json",
+        ] {
+            let body = corpus(name);
+            let out = run(&body, true, true, false).unwrap();
+            assert_eq!((out.sealed, out.tagged), (1, 0), "{name}");
+            let new = parse(&out.body.unwrap());
+            let old = parse(&body);
+            assert_eq!(
+                new["seatbid"][0]["bid"][0]["adm"],
+                old["seatbid"][0]["bid"][0]["adm"]
+            );
+            // Tagging alone changes nothing.
+            assert_eq!(run(&body, false, true, false).unwrap().body, None, "{name}");
+        }
+    }
+
+    #[test]
+    fn tag_rendering() {
+        let mut out = String::new();
+        render_tag(
+            "{a}{stream_id}\"\\\n{bid_id}{",
+            "1",
+            "x\u{1}\\",
+            "",
+            &mut out,
+        );
+        assert_eq!(out, "{a}1\\\"\\\\\\nx\\u0001\\\\{");
+    }
+
+    fn reference_tag(bid_id: &str, imp_id: &str) -> String {
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#39;")
+        };
+        TAG.replace("{stream_id}", "17")
+            .replace("{bid_id}", &esc(bid_id))
+            .replace("{imp_id}", &esc(imp_id))
+    }
+
+    fn any_adm() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "<div>[^\u{0}]{0,20}</div>",
+            "<\\?xml [a-z]{0,5}",
+            "<VAST>[a-z]{0,5}",
+            "\\{\"native\":[0-9]{0,3}\\}",
+            "[^<]{0,10}",
+            "\\PC{0,20}",
+        ]
+    }
+
+    proptest! {
+        /// Sealing then opening gives back every original notice URL; the tag lands exactly on
+        /// the HTML adm values; everything else is untouched.
+        #[test]
+        fn rewrite_agrees_with_a_tree_reference(
+            bids in proptest::collection::vec(
+                ("\\PC{0,12}", "\\PC{0,6}", proptest::option::of("\\PC{0,40}"),
+                 proptest::option::of(any_adm()), proptest::option::of(1u64..5)),
+                0..4),
+            seal in any::<bool>(), tag in any::<bool>(),
+        ) {
+            let bids_json: Vec<Value> = bids.iter().map(|(id, imp, nurl, adm, mtype)| {
+                let mut b = json!({"id": id, "impid": imp, "price": 1.25});
+                if let Some(n) = nurl { b["nurl"] = json!(n); }
+                if let Some(a) = adm { b["adm"] = json!(a); }
+                if let Some(t) = mtype { b["mtype"] = json!(t); }
+                b
+            }).collect();
+            let doc = json!({"id": "r", "seatbid": [{"seat": "x", "bid": bids_json}], "cur": "EUR"});
+            let body = doc.to_string();
+            let out = run(body.as_bytes(), seal, tag, false).unwrap();
+            let new = out.body.as_deref().map_or_else(|| doc.clone(), parse);
+            let mut expected = doc.clone();
+            for (k, (id, imp, nurl, adm, mtype)) in bids.iter().enumerate() {
+                let got = &new["seatbid"][0]["bid"][k];
+                if let Some(n) = nurl.as_ref().filter(|n| seal && !n.is_empty()) {
+                    let (token, _) = win_parts(got["nurl"].as_str().unwrap());
+                    prop_assert_eq!(&key().open(token).unwrap().url, n);
+                    expected["seatbid"][0]["bid"][k]["nurl"] = got["nurl"].clone();
+                }
+                if let Some(a) = adm {
+                    let trimmed = a.trim_start_matches([' ', '\t', '\n', '\r', '\u{feff}']).to_ascii_lowercase();
+                    let html = trimmed.starts_with('<')
+                        && !trimmed.starts_with("<?xml")
+                        && !trimmed.starts_with("<vast>")
+                        && trimmed[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '!' || c == '/')
+                        && mtype.is_none_or(|t| t == 1);
+                    if tag && html {
+                        expected["seatbid"][0]["bid"][k]["adm"] = json!(format!("{a}{}", reference_tag(id, imp)));
+                    }
+                }
+            }
+            prop_assert_eq!(new, expected);
+            prop_assert_eq!(out.body.is_none(), out.sealed == 0 && out.tagged == 0);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = run(&bytes, true, true, true);
+        }
+    }
+}

@@ -286,7 +286,9 @@ mod tests {
     #[test]
     fn seal_appends() {
         let mut out = "http://p/win/".to_owned();
-        key(1).seal(&notice("http://b/"), [0; 12], &mut out).unwrap();
+        key(1)
+            .seal(&notice("http://b/"), [0; 12], &mut out)
+            .unwrap();
         let token = out.strip_prefix("http://p/win/").unwrap();
         assert_eq!(key(1).open(token).unwrap().url, "http://b/");
     }
