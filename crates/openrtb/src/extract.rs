@@ -26,11 +26,21 @@ use crate::{BidFields, Country, ParseError, Size, Sizes, normalize_country};
 /// One pass, no document tree; strings are borrowed from `body` unless they hold escapes (or, for
 /// the domain, need lower-casing). See the module rules above for duplicates and wrong types.
 ///
+/// ```
+/// let body = br#"{"id":"r1","imp":[{"banner":{"w":300,"h":250}}],"site":{"domain":"www.Example.com"}}"#;
+/// let fields = bidsieve_openrtb::extract(body)?;
+/// assert_eq!(fields.id, "r1");
+/// assert_eq!(fields.sizes.len(), 1);
+/// assert_eq!(fields.domain.as_deref(), Some("example.com"));
+/// assert!(bidsieve_openrtb::extract(b"{\"id\":\"r1\",\"imp\":[]}").is_err());
+/// # Ok::<(), bidsieve_openrtb::ParseError>(())
+/// ```
+///
 /// # Errors
 /// [`ParseError::Syntax`] or [`ParseError::TooDeep`] when `body` is not JSON as `serde_json`
 /// defines it; [`ParseError::NotObject`], [`ParseError::MissingId`] or [`ParseError::MissingImp`]
-/// when it is JSON but not a bid request. Syntax is checked over the whole body first, so a
-/// malformed body is always reported as such.
+/// when it is JSON but not a bid request; [`ParseError::TooLarge`] for a body of 2 GiB or more.
+/// Syntax is checked over the whole body first, so a malformed body is always reported as such.
 pub fn extract(body: &[u8]) -> std::result::Result<BidFields<'_>, ParseError> {
     if body.len() > MAX_BODY {
         return Err(ParseError::TooLarge);

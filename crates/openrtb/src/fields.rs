@@ -41,18 +41,24 @@ pub struct BidFields<'a> {
     pub tmax: Option<u64>,
     /// `user.id`, when a string.
     pub user_id: Option<Cow<'a, str>>,
-    /// `device.geo.country`, else `user.geo.country`, normalized (see [`normalize_country`]).
+    /// `device.geo.country`, else `user.geo.country`, normalized (see
+    /// [`normalize_country`](crate::normalize_country)); a device country that does not
+    /// normalize (empty, not a string, not 2-3 letters) falls back to the user's.
     pub country: Option<Country>,
-    /// Every `imp[].banner.w`x`h` and `imp[].banner.format[].w`x`h`, in document order,
-    /// duplicates kept. A size whose `w` or `h` is missing or not a non-negative integer is skipped.
+    /// Every `imp[].banner.w`x`h` and `imp[].banner.format[].w`x`h`, duplicates kept: imps in
+    /// order, and per imp the banner's own `w`x`h` first, then its `format` entries in order. A
+    /// size whose `w` or `h` is missing or not a non-negative integer that fits `u32` is skipped.
     pub sizes: Sizes,
     /// `ext.authenticated.authed.score`, when a finite number.
     pub authed: Option<f64>,
-    /// `site.domain` lower-cased with a leading `www.` removed, else `app.bundle` (as given).
+    /// `site.domain` lower-cased with a leading `www.` removed (see
+    /// [`normalize_domain`](crate::normalize_domain)), unless that is empty or not a string;
+    /// else `app.bundle` as given, unless empty or not a string.
     pub domain: Option<Cow<'a, str>>,
     /// True when `domain` came from `app.bundle` rather than `site.domain`.
     pub domain_is_app: bool,
     /// The first `uids[].id` of the `user.eids` (OpenRTB 2.6), else `user.ext.eids` (2.5),
-    /// entry whose `source` is `uidapi.com`.
+    /// entry whose `source` is `uidapi.com`: entries and uids in order, the first `id` that is a
+    /// non-empty string.
     pub uid2_token: Option<Cow<'a, str>>,
 }
