@@ -34,11 +34,14 @@ const BANNER_25: &str = concat!(
 
 fn corpus(name: &str) -> Vec<u8> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let path = [dir.join("../../shared/corpus"), dir.join("../testdata/corpus")]
-        .into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("corpus file {name} in ../shared/corpus or testdata/corpus"));
+    let path = [
+        dir.join("../../shared/corpus"),
+        dir.join("../testdata/corpus"),
+    ]
+    .into_iter()
+    .map(|d| d.join(name))
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| panic!("corpus file {name} in ../shared/corpus or testdata/corpus"));
     std::fs::read(path).expect("read corpus file")
 }
 
@@ -46,9 +49,18 @@ fn bench_extract(c: &mut Criterion) {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("banner_2.5_compact_uid2", BANNER_25.as_bytes().to_vec()),
         ("rtb4free_nexage_pretty", corpus("rtb4free/nexage.txt")),
-        ("iab_2.6_pmp", corpus("iab-2.6/05-request-6-2-5-example-5-pmp-with-direct-deal.json")),
-        ("iab_2.6_mobile_app", corpus("iab-2.6/03-request-6-2-3-example-3-mobile.json")),
-        ("bidswitch_app_pretty", corpus("rtb4free/Bidswitch_AppNoDomain.txt")),
+        (
+            "iab_2.6_pmp",
+            corpus("iab-2.6/05-request-6-2-5-example-5-pmp-with-direct-deal.json"),
+        ),
+        (
+            "iab_2.6_mobile_app",
+            corpus("iab-2.6/03-request-6-2-3-example-3-mobile.json"),
+        ),
+        (
+            "bidswitch_app_pretty",
+            corpus("rtb4free/Bidswitch_AppNoDomain.txt"),
+        ),
     ];
     let mut group = c.benchmark_group("openrtb_extract");
     for (name, body) in &cases {
