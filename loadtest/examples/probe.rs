@@ -1,0 +1,216 @@
+//! A closed-loop load generator that times every request, for what wrk cannot show: latency
+//! over time (the list-swap scenario's before / during / after).
+//!
+//! ```text
+//! probe --target 127.0.0.1:18080 --path /CLIENT_ID/bids --corpus CORPUS.bin \
+//!       --connections 64 --duration 30 --out SAMPLES.bin
+//! ```
+//! Each connection sends the corpus's requests in turn (each connection starts at a different
+//! record) and waits for the answer before the next. SAMPLES.bin holds one 12-byte record per
+//! request, little-endian: `u32` start in µs since the probe started, `u32` latency in µs,
+//! `u16` status (0: connection error), `u16` 0. The last line of standard output is a JSON
+//! summary with the start time (Unix seconds) the offsets count from.
+#![allow(clippy::print_stdout)] // a command-line tool
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http::{Request, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+
+/// One request of the corpus.
+struct Record {
+    gzip: bool,
+    body: Bytes,
+}
+
+/// Reads the corpus format `loadtest/run` writes: a `BSC1 <count>` line, then per record a
+/// `<g|-> <pass|drop> <length>` line, the body, and a newline.
+fn read_corpus(path: &str) -> anyhow::Result<Vec<Record>> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+    let mut pos = 0usize;
+    let line = |pos: &mut usize| -> anyhow::Result<String> {
+        let rest = data.get(*pos..).context("corpus truncated")?;
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .context("corpus truncated")?;
+        let text = std::str::from_utf8(&rest[..end])?.to_owned();
+        *pos += end + 1;
+        Ok(text)
+    };
+    let head = line(&mut pos)?;
+    let count: usize = head
+        .strip_prefix("BSC1 ")
+        .context("not a BSC1 corpus")?
+        .trim()
+        .parse()?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let meta = line(&mut pos)?;
+        let mut parts = meta.split(' ');
+        let gzip = parts.next() == Some("g");
+        let _expected = parts.next();
+        let len: usize = parts.next().context("record length")?.parse()?;
+        let body = data.get(pos..pos + len).context("corpus truncated")?;
+        out.push(Record {
+            gzip,
+            body: Bytes::copy_from_slice(body),
+        });
+        pos += len + 1;
+    }
+    anyhow::ensure!(!out.is_empty(), "empty corpus");
+    Ok(out)
+}
+
+struct Sample {
+    start_us: u32,
+    latency_us: u32,
+    status: u16,
+}
+
+async fn connection(
+    target: std::net::SocketAddr,
+    path: Arc<str>,
+    corpus: Arc<Vec<Record>>,
+    first: usize,
+    t0: Instant,
+    until: Instant,
+) -> Vec<Sample> {
+    let mut samples = Vec::with_capacity(1 << 16);
+    let mut next = first;
+    'reconnect: while Instant::now() < until {
+        let Ok(stream) = tokio::net::TcpStream::connect(target).await else {
+            samples.push(sample(t0, Instant::now(), 0));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok((mut sender, conn)) =
+            hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await
+        else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        while Instant::now() < until {
+            let record = &corpus[next % corpus.len()];
+            next += 1;
+            let mut req = Request::post(&*path)
+                .header(header::HOST, "127.0.0.1")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-openrtb-version", "2.5");
+            if record.gzip {
+                req = req.header(header::CONTENT_ENCODING, "gzip");
+            }
+            let Ok(req) = req.body(Full::new(record.body.clone())) else {
+                continue;
+            };
+            let started = Instant::now();
+            let status = match sender.send_request(req).await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    if resp.into_body().collect().await.is_err() {
+                        0
+                    } else {
+                        status
+                    }
+                }
+                Err(_) => 0,
+            };
+            samples.push(sample(t0, started, status));
+            if status == 0 {
+                continue 'reconnect;
+            }
+        }
+    }
+    samples
+}
+
+fn sample(t0: Instant, started: Instant, status: u16) -> Sample {
+    let clamp = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+    Sample {
+        start_us: clamp(started.saturating_duration_since(t0)),
+        latency_us: clamp(started.elapsed()),
+        status,
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut target = None;
+    let mut path = None;
+    let mut corpus = None;
+    let mut connections: usize = 64;
+    let mut duration: f64 = 10.0;
+    let mut out = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--target" => target = Some(value()?),
+            "--path" => path = Some(value()?),
+            "--corpus" => corpus = Some(value()?),
+            "--connections" => connections = value()?.parse()?,
+            "--duration" => duration = value()?.parse()?,
+            "--out" => out = Some(value()?),
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    let target = bidsieve_loadtest::loopback_addr(&target.context("--target is required")?)?;
+    let path: Arc<str> = path.context("--path is required")?.into();
+    let corpus = Arc::new(read_corpus(&corpus.context("--corpus is required")?)?);
+    let out = out.context("--out is required")?;
+    anyhow::ensure!(
+        duration > 0.0 && duration < 3600.0,
+        "--duration out of range"
+    );
+
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs_f64();
+    let samples = bidsieve_loadtest::current_thread_runtime()?.block_on(async {
+        let t0 = Instant::now();
+        let until = t0 + Duration::from_secs_f64(duration);
+        let mut tasks = Vec::with_capacity(connections);
+        for c in 0..connections {
+            let first = c * corpus.len() / connections.max(1);
+            tasks.push(tokio::spawn(connection(
+                target,
+                path.clone(),
+                corpus.clone(),
+                first,
+                t0,
+                until,
+            )));
+        }
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap_or_default());
+        }
+        all
+    });
+    let file = std::fs::File::create(&out).with_context(|| format!("cannot create {out}"))?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut errors = 0u64;
+    for s in &samples {
+        if s.status == 0 {
+            errors += 1;
+        }
+        w.write_all(&s.start_us.to_le_bytes())?;
+        w.write_all(&s.latency_us.to_le_bytes())?;
+        w.write_all(&s.status.to_le_bytes())?;
+        w.write_all(&0u16.to_le_bytes())?;
+    }
+    w.flush()?;
+    println!(
+        "{}",
+        serde_json::json!({"started_unix": started_unix, "requests": samples.len(),
+            "connection_errors": errors, "samples": out})
+    );
+    Ok(())
+}
