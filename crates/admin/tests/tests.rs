@@ -1,0 +1,8 @@
+//! Black-box tests of the admin API: the real server on 127.0.0.1:0 over a fresh SQLite store,
+//! spoken to over HTTP.
+
+mod support;
+
+mod auth;
+mod errors;
+mod records;
