@@ -69,11 +69,12 @@ async fn bidder_answer(
     req: http::Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
     let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
         return status(StatusCode::BAD_REQUEST);
     };
     if path == "/win" {
-        tracing::info!("demo bidder: win notice received");
+        tracing::info!(%query, "demo bidder: win notice received");
         return status(StatusCode::OK);
     }
     let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
@@ -92,7 +93,7 @@ async fn bidder_answer(
                 "price": 1.25,
                 "adid": "demo-ad",
                 "crid": "demo-creative",
-                "nurl": format!("http://{addr}/win?price=${{AUCTION_PRICE}}&imp=${{AUCTION_IMP_ID}}"),
+                "nurl": demo_nurl(addr),
                 "adm": "<div>demo creative</div>",
                 "w": 300,
                 "h": 250
@@ -105,6 +106,11 @@ async fn bidder_answer(
         http::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// The win notice URL of the demo bidder's bids (OpenRTB macros for the price and impression).
+fn demo_nurl(addr: SocketAddr) -> String {
+    format!("http://{addr}/win?price=${{AUCTION_PRICE}}&imp=${{AUCTION_IMP_ID}}")
 }
 
 fn status(code: StatusCode) -> Response<Full<Bytes>> {
@@ -217,7 +223,26 @@ pub(crate) async fn print_tour(
     let proxy = &config.proxy.listen;
     let forwarded = demo_request("demo-req-1", 300, 250, "USA");
     let dropped = demo_request("demo-req-2", 728, 90, "USA");
-    let streams = store.streams().await?.len();
+    let streams = store.streams().await?;
+    let stream = streams
+        .iter()
+        .find(|s| s.client_id == DEMO_STREAM_A)
+        .context("the demo stream is missing from the store")?;
+    let redirect = store.customer(stream.customer_id).await?.redirect_wins;
+    // Sealed here with the proxy's key, exactly as the proxy seals the demo bidder's nurl in the
+    // bid response; then the macros replaced as a supplier would.
+    let key = crate::run::win_key(config, store).await?;
+    let win = bidsieve_proxy::win_url(
+        &key,
+        &config.proxy.public_url,
+        stream.id,
+        redirect,
+        &demo_nurl(bidder.addr),
+    )
+    .context("the demo nurl cannot be sealed")?
+    .replace("${AUCTION_PRICE}", "1.10")
+    .replace("${AUCTION_IMP_ID}", "1");
+    let streams = streams.len();
     let tour = format!(
         r#"
 bidsieve demo is running ({streams} streams; demo bidder on {bidder})
@@ -230,8 +255,15 @@ Forwarded to the demo bidder, which answers with a bid (HTTP 200):
 Dropped by the size white list (HTTP 204):
   curl -i -X POST http://{proxy}/{stream_a}/bids -H 'Content-Type: application/json' -d '{dropped}'
 
+A win notice. In the bid above, seatbid[0].bid[0].nurl is the demo bidder's nurl sealed into a
+bidsieve URL ending in ?imp=${{AUCTION_IMP_ID}}&price=${{AUCTION_PRICE}}. The supplier that wins
+the auction puts the impression id and the clearing price in place of the macros and calls it;
+bidsieve calls the bidder's own nurl with those values (the demo bidder logs "win notice
+received") and answers 204. Here is such a URL, sealed for this tour with the same key:
+  curl -i '{win}'
+
 What was counted:
-  curl -s http://{metrics}/metrics | grep bidsieve_requests_total
+  curl -s http://{metrics}/metrics | grep -E 'bidsieve_(requests|wins)_total'
 
 Stop with Ctrl-C.
 "#,

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bidsieve_proxy::{ProxySettings, ProxyState};
+use bidsieve_proxy::{ProxySettings, ProxyState, WinKey};
 use bidsieve_store::Store;
 use bidsieve_uid2::KeyCache;
 use bidsieve_uid2::refresh::RefreshConfig;
@@ -77,7 +77,7 @@ async fn serve(
     }
 
     if with_proxy {
-        let settings = proxy_settings(&config);
+        let settings = proxy_settings(&config, &store).await?;
         let keys = Arc::new(KeyCache::new());
         if config.uid2_enabled() {
             let refresh = RefreshConfig {
@@ -138,11 +138,11 @@ async fn serve(
     Ok(())
 }
 
-/// The proxy's settings from the configuration.
-fn proxy_settings(config: &Config) -> ProxySettings {
+/// The proxy's settings from the configuration (and the store, for the win key).
+async fn proxy_settings(config: &Config, store: &Store) -> anyhow::Result<ProxySettings> {
     let p = &config.proxy;
     let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    ProxySettings {
+    Ok(ProxySettings {
         max_body: size(p.max_body),
         max_decompressed: size(p.max_decompressed_body),
         tmax_margin: p.tmax_margin,
@@ -152,7 +152,27 @@ fn proxy_settings(config: &Config) -> ProxySettings {
         grace: p.shutdown_grace,
         public_url: p.public_url.clone(),
         tag_html: p.tag_html.clone(),
+        win_key: win_key(config, store).await?,
+    })
+}
+
+/// The key of win tokens: `proxy.win_key` when configured, else the one kept in the store
+/// (generated on first use), so that every proxy sharing the store opens every token.
+pub(crate) async fn win_key(config: &Config, store: &Store) -> anyhow::Result<WinKey> {
+    if !config.proxy.win_key.is_empty() {
+        let key = crate::config::decode_key(&config.proxy.win_key)
+            .context("proxy.win_key must be the base64 of 32 bytes")?;
+        return Ok(WinKey::new(&key));
     }
+    let stored = store
+        .secret("win_key", || rand::random::<[u8; 32]>().to_vec())
+        .await
+        .context("cannot read or create the win key in the store")?;
+    let key: [u8; 32] = stored
+        .as_slice()
+        .try_into()
+        .context("the win key kept in the store is not 32 bytes")?;
+    Ok(WinKey::new(&key))
 }
 
 async fn bind(addr: &str, key: &str) -> anyhow::Result<TcpListener> {

@@ -36,7 +36,7 @@ pub use extract::extract;
 pub use fields::{BidFields, Size, Sizes};
 pub use gzip::{GzipError, decompress_gzip};
 pub use macros::{MACROS, Macro, substitute_macros};
-pub use response::{NoticeSealing, ResponseRewrite, Rewritten, rewrite_response};
+pub use response::{NoticeSealing, ResponseRewrite, Rewritten, rewrite_response, win_url};
 pub use win_token::{
     MAX_NOTICE_URL, MAX_TOKEN_LEN, Notice, NoticeKind, OpenError, OpenedNotice, SealError,
     TOKEN_VERSION, WinKey,

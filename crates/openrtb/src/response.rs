@@ -34,7 +34,7 @@ use std::borrow::Cow;
 use crate::cursor::{Cursor, RawStr, Result as Walked};
 use crate::error::ParseError;
 use crate::macros;
-use crate::win_token::{MAX_NOTICE_URL, Notice, NoticeKind, WinKey};
+use crate::win_token::{MAX_NOTICE_URL, Notice, NoticeKind, SealError, WinKey};
 
 /// How to seal notice URLs (customer's `keep_nurl` is false).
 pub struct NoticeSealing<'a> {
@@ -117,6 +117,37 @@ pub fn rewrite_response(
         out.body = Some(walk.splice());
     }
     Ok(out)
+}
+
+/// The win URL that stands for `notice.url`: `{public_url}/win/{token}` and the query string of
+/// the macros the URL uses (see [`crate::macros`]), as [`rewrite_response`] writes it (there
+/// JSON-escaped) in place of a bid's `nurl` or `burl`.
+///
+/// # Errors
+/// [`SealError::TooLong`] when the URL is over [`crate::MAX_NOTICE_URL`] bytes.
+pub fn win_url(
+    public_url: &str,
+    key: &WinKey,
+    notice: &Notice<'_>,
+    nonce: [u8; 12],
+) -> Result<String, SealError> {
+    let mut out = String::with_capacity(public_url.len() + 64 + notice.url.len() * 2);
+    out.push_str(public_url);
+    push_win_path(key, notice, nonce, &mut out)?;
+    Ok(out)
+}
+
+/// Appends `/win/{token}?{macros}` (text that needs no JSON escaping).
+fn push_win_path(
+    key: &WinKey,
+    notice: &Notice<'_>,
+    nonce: [u8; 12],
+    out: &mut String,
+) -> Result<(), SealError> {
+    out.push_str("/win/");
+    key.seal(notice, nonce, out)?;
+    macros::push_query(macros::used_macros(notice.url), out);
+    Ok(())
 }
 
 /// One change: `buf[start..end]` becomes `text[from..to]` (an insertion when `start == end`).
@@ -237,23 +268,17 @@ impl Walk<'_, '_, '_> {
         }
         let from = self.text.len();
         push_json_escaped(&mut self.text, seal.public_url);
-        self.text.push_str("/win/");
         let notice = Notice {
             kind,
             redirect: seal.redirect,
             stream_id: self.stream_id,
             url: &url,
         };
-        if seal
-            .key
-            .seal(&notice, (seal.nonce)(), &mut self.text)
-            .is_err()
-        {
+        if push_win_path(seal.key, &notice, (seal.nonce)(), &mut self.text).is_err() {
             self.text.truncate(from);
             self.out.too_long += 1;
             return;
         }
-        macros::push_query(macros::used_macros(&url), &mut self.text);
         let (start, end) = self.span(raw);
         self.edits.push(Edit {
             start,
@@ -730,6 +755,30 @@ mod tests {
             // Tagging alone changes nothing.
             assert_eq!(run(&body, false, true, false).unwrap().body, None, "{name}");
         }
+    }
+
+    #[test]
+    fn win_url_is_what_the_rewrite_writes() {
+        let notice = Notice {
+            kind: NoticeKind::Win,
+            redirect: false,
+            stream_id: 17,
+            url: "http://b.example/w?p=${AUCTION_PRICE}",
+        };
+        // The test's nonce source starts at [1; 12].
+        let url = win_url(PUBLIC, &key(), &notice, [1; 12]).unwrap();
+        let body = json!({"seatbid":[{"bid":[{"nurl": notice.url}]}]}).to_string();
+        let out = run(body.as_bytes(), true, false, false).unwrap();
+        assert_eq!(
+            parse(&out.body.unwrap())["seatbid"][0]["bid"][0]["nurl"],
+            url.as_str()
+        );
+        let long = "x".repeat(MAX_NOTICE_URL + 1);
+        let notice = Notice {
+            url: &long,
+            ..notice
+        };
+        assert!(win_url(PUBLIC, &key(), &notice, [1; 12]).is_err());
     }
 
     #[test]

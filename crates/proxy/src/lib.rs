@@ -4,6 +4,8 @@
 //!   shutdown); [`serve_metrics`]: the Prometheus listener.
 //! - [`ProxyState`]: what every request shares: the [`Snapshot`] in an `ArcSwapOption` (one
 //!   `load` per request), the pooled upstream client, the settings, the UID2 gate.
+//! - `GET /win/{token}` (module `win`): the win and billing notices of sealed notice URLs
+//!   (SPEC §6): opened with [`ProxySettings::win_key`], macros put back, 302 or called once.
 //! - [`Follower`]: rebuilds the snapshot from the store when its configuration version changes
 //!   (in-process notification, PostgreSQL NOTIFY, version poll), reusing compiled lists, QPS
 //!   buckets and metric handles; publishes with one `store`.
@@ -23,6 +25,7 @@ mod snapshot;
 mod state;
 mod throttle;
 mod uid2;
+mod win;
 
 pub use follow::Follower;
 pub use metrics_listener::serve_metrics;
@@ -33,3 +36,9 @@ pub use snapshot::{BuildError, CustomerRoute, Snapshot, SnapshotCache, StreamRou
 pub use state::ProxyState;
 pub use throttle::Throttle;
 pub use uid2::{STATUS_NONE, Uid2Facts, Uid2Gate, registrable_domain};
+pub use win::{
+    MAX_NOTICE_ANSWER, MAX_NOTICE_URL_OUT, MAX_WIN_REQUEST, WIN_NOTICE_TIMEOUT, win_url,
+};
+
+/// The win key type of [`ProxySettings::win_key`] (from `bidsieve-openrtb`).
+pub use bidsieve_openrtb::WinKey;

@@ -76,6 +76,12 @@ pub async fn serve(
 /// Routes one request.
 async fn route(state: &Arc<ProxyState>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
+    if path.starts_with(crate::win::WIN_PREFIX) {
+        if req.method() != Method::GET {
+            return method_not_allowed("GET");
+        }
+        return crate::win::handle(state, req).await;
+    }
     if bid_path(path).is_some() {
         if req.method() != Method::POST {
             return method_not_allowed("POST");

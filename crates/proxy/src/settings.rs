@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use bidsieve_openrtb::WinKey;
+
 /// Default cap on a bid request body: 256 KiB.
 pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
 /// Default cap on a decompressed (gzip) bid request body: 1 MiB.
@@ -37,6 +39,9 @@ pub struct ProxySettings {
     pub public_url: String,
     /// HTML appended to `adm` for customers with `inject_tag`.
     pub tag_html: String,
+    /// The key that seals and opens win tokens (SPEC §6); every proxy sharing a store must
+    /// hold the same one. `Debug` does not show it.
+    pub win_key: WinKey,
 }
 
 impl Default for ProxySettings {
@@ -51,6 +56,9 @@ impl Default for ProxySettings {
             grace: DEFAULT_GRACE,
             public_url: "http://127.0.0.1:8080".to_owned(),
             tag_html: String::new(),
+            // A fresh random key: tokens then open only in this process. The binary sets the
+            // configured or stored key.
+            win_key: WinKey::new(&rand::random()),
         }
     }
 }
@@ -78,5 +86,11 @@ mod tests {
         assert_eq!(s.upstream_budget(Some(5)), Duration::ZERO);
         assert_eq!(s.upstream_budget(Some(10_000)), Duration::from_millis(300));
         assert_eq!(s.upstream_budget(None), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn debug_does_not_show_the_win_key() {
+        let text = format!("{:?}", ProxySettings::default());
+        assert!(text.contains("win_key: WinKey(<redacted>)"), "{text}");
     }
 }
