@@ -1,12 +1,16 @@
-//! A closed-loop load generator that times every request, for what wrk cannot show: latency
-//! over time (the list-swap scenario's before / during / after).
+//! A load generator that times every request, for what wrk cannot show: latency over time
+//! (the list-swap scenario's before / during / after) and latency at a fixed offered rate.
 //!
 //! ```text
 //! probe --target 127.0.0.1:18080 --path /CLIENT_ID/bids --corpus CORPUS.bin \
-//!       --connections 64 --duration 30 --out SAMPLES.bin
+//!       --connections 64 --duration 30 --out SAMPLES.bin [--rate REQ_PER_S]
 //! ```
 //! Each connection sends the corpus's requests in turn (each connection starts at a different
-//! record) and waits for the answer before the next. SAMPLES.bin holds one 12-byte record per
+//! record) and waits for the answer before the next. Without `--rate` it sends the next at
+//! once (closed loop); with `--rate` each connection sends on a fixed schedule of
+//! `rate / connections` per second, and a request's latency counts from the moment the
+//! schedule said to send it, so a stall is not hidden by the requests it delayed
+//! (no coordinated omission). SAMPLES.bin holds one 12-byte record per
 //! request, little-endian: `u32` start in µs since the probe started, `u32` latency in µs,
 //! `u16` status (0: connection error), `u16` 0. The last line of standard output is a JSON
 //! summary with the start time (Unix seconds) the offsets count from.
@@ -80,9 +84,15 @@ async fn connection(
     first: usize,
     t0: Instant,
     until: Instant,
+    interval: Option<Duration>,
 ) -> Vec<Sample> {
     let mut samples = Vec::with_capacity(1 << 16);
     let mut next = first;
+    // Stagger the connections' schedules over one interval.
+    let mut due = t0
+        + interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(first as f64 / corpus.len().max(1) as f64)
+        });
     'reconnect: while Instant::now() < until {
         let Ok(stream) = tokio::net::TcpStream::connect(target).await else {
             samples.push(sample(t0, Instant::now(), 0));
@@ -111,7 +121,15 @@ async fn connection(
             let Ok(req) = req.body(Full::new(record.body.clone())) else {
                 continue;
             };
-            let started = Instant::now();
+            let started = match interval {
+                Some(interval) => {
+                    tokio::time::sleep_until(due.into()).await;
+                    let scheduled = due;
+                    due += interval;
+                    scheduled
+                }
+                None => Instant::now(),
+            };
             let status = match sender.send_request(req).await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -148,6 +166,7 @@ fn main() -> anyhow::Result<()> {
     let mut connections: usize = 64;
     let mut duration: f64 = 10.0;
     let mut out = None;
+    let mut rate: Option<f64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -158,6 +177,7 @@ fn main() -> anyhow::Result<()> {
             "--connections" => connections = value()?.parse()?,
             "--duration" => duration = value()?.parse()?,
             "--out" => out = Some(value()?),
+            "--rate" => rate = Some(value()?.parse()?),
             other => bail!("unknown argument {other:?}"),
         }
     }
@@ -169,6 +189,14 @@ fn main() -> anyhow::Result<()> {
         duration > 0.0 && duration < 3600.0,
         "--duration out of range"
     );
+    anyhow::ensure!(connections > 0, "--connections must be positive");
+    let interval = match rate {
+        Some(r) if r > 0.0 && r.is_finite() => {
+            Some(Duration::from_secs_f64(connections as f64 / r))
+        }
+        Some(_) => bail!("--rate must be a positive number"),
+        None => None,
+    };
 
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -186,6 +214,7 @@ fn main() -> anyhow::Result<()> {
                 first,
                 t0,
                 until,
+                interval,
             )));
         }
         let mut all = Vec::new();
@@ -210,7 +239,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({"started_unix": started_unix, "requests": samples.len(),
-            "connection_errors": errors, "samples": out})
+            "connection_errors": errors, "samples": out, "rate": rate})
     );
     Ok(())
 }

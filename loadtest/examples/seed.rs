@@ -4,6 +4,7 @@
 //! ```text
 //! seed init --store URL --spec SPEC.json --bidder URL --out SEEDED.json [--users-out USERS.txt]
 //! seed swap --store URL --filter ID --count N --generation G
+//! seed users --count N --generation G --out USERS.txt
 //! ```
 //! `init` creates the main customer with its filter tree from SPEC.json (written by
 //! `loadtest/run`; one node may carry `"user_list": {"count": N, "generation": G}`, the generated
@@ -13,7 +14,8 @@
 //!
 //! `swap` builds generation G of the list first, prints `READY`, waits for a line on standard
 //! input, then replaces the list in one transaction and prints one JSON line of timings. It
-//! stands in for `PUT /api/filters/{id}/list` until the admin API exists.
+//! stands in for `PUT /api/filters/{id}/list` when the admin API is not there. `users` writes
+//! generation G of the list one id a line (the body of that PUT).
 #![allow(clippy::print_stdout)] // a command-line tool: its output is the point
 
 use std::collections::BTreeMap;
@@ -73,7 +75,7 @@ struct UserList {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        bail!("usage: seed init|swap ...");
+        bail!("usage: seed init|swap|users ...");
     };
     let flags = flags(rest)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -83,7 +85,16 @@ fn main() -> anyhow::Result<()> {
     match command.as_str() {
         "init" => runtime.block_on(init(&flags)),
         "swap" => runtime.block_on(swap(&flags)),
-        other => bail!("unknown command {other:?}: init or swap"),
+        "users" => write_users(
+            flag(&flags, "out")?,
+            UserList {
+                count: flag(&flags, "count")?.parse().context("--count")?,
+                generation: flag(&flags, "generation")?
+                    .parse()
+                    .context("--generation")?,
+            },
+        ),
+        other => bail!("unknown command {other:?}: init, swap or users"),
     }
 }
 
