@@ -12,6 +12,10 @@
 //!   on customer-scoped routes, and alone manage customers, suppliers, streams and users.
 //!   Another customer's record is a 404.
 //! - Records: `/api/customer`, `/api/customers`, `/api/streams`, `/api/suppliers`, `/api/users`.
+//! - Filters: the tree, one filter, single/bulk/nested creation, partial update, whole-tree
+//!   replace, subtree delete, all planned and validated by `bidsieve-filter` before one store
+//!   transaction; `POST /api/filters/explain` runs a bid request through the tree compiled as
+//!   the proxy compiles it.
 //!
 //! The API writes only the store, in one transaction per call; the proxy follows the store's
 //! change feed (a committed change reaches its snapshot within a second). A rejected change is
@@ -21,9 +25,10 @@ mod caller;
 mod customers;
 mod envelope;
 mod error;
+mod explain;
 mod extract;
+mod filters;
 mod limiter;
-#[allow(dead_code)] // The explain route (next) uses it.
 mod list_cache;
 mod login;
 mod password;
@@ -97,6 +102,19 @@ pub fn router(state: AdminState) -> Router {
             get(users::list_users).post(users::create_user),
         )
         .route("/api/users/{id}", axum::routing::delete(users::delete_user))
+        .route(
+            "/api/filters",
+            get(filters::get_tree)
+                .post(filters::create_filters)
+                .put(filters::replace_tree),
+        )
+        .route("/api/filters/explain", post(explain::explain))
+        .route(
+            "/api/filters/{id}",
+            get(filters::get_filter)
+                .put(filters::update_filter)
+                .delete(filters::delete_filter),
+        )
         .layer(DefaultBodyLimit::max(max_body))
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::normalize_errors))

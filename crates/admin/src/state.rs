@@ -29,7 +29,6 @@ pub struct AdminState {
     inner: Arc<Inner>,
 }
 
-#[allow(dead_code)] // `uid2` and `uploads` serve the filter routes (next).
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) settings: AdminSettings,
@@ -38,6 +37,7 @@ pub(crate) struct Inner {
     pub(crate) limiter: LoginLimiter,
     pub(crate) lists: ListCache,
     pub(crate) uid2: Arc<KeyCache>,
+    #[allow(dead_code)] // The list upload route (next) takes its permits.
     pub(crate) uploads: Semaphore,
     logins: AtomicU64,
 }

@@ -5,4 +5,6 @@ mod support;
 
 mod auth;
 mod errors;
+mod explain;
+mod filters;
 mod records;
