@@ -87,6 +87,10 @@ pub enum BuildError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// Reads of the configuration per build when filters keep vanishing under it (deleted while
+/// their lists are being read).
+const BUILD_ATTEMPTS: u32 = 3;
+
 /// What survives from one snapshot build to the next: compiled lists by list version, throttle
 /// buckets, metric handles.
 #[derive(Default)]
@@ -103,9 +107,19 @@ impl SnapshotCache {
     /// # Errors
     /// The store could not be read; nothing is published then.
     pub async fn build(&mut self, store: &Store) -> Result<Snapshot, BuildError> {
-        let data = store.load_config().await?;
-        self.refresh_lists(store, &data.filters).await?;
-        Ok(self.assemble(&data))
+        let mut attempt = 1;
+        loop {
+            let data = store.load_config().await?;
+            match self.refresh_lists(store, &data.filters).await {
+                Ok(()) => return Ok(self.assemble(&data)),
+                // Lists are read after the configuration: a filter deleted in between has no
+                // list any more. The configuration is newer then; read it again.
+                Err(BuildError::Store(StoreError::NotFound)) if attempt < BUILD_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Loads and compiles the lists whose version is not cached; forgets lists that are gone.
