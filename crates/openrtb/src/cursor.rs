@@ -86,13 +86,6 @@ pub(crate) struct Number(Span);
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// High bit set in each zero byte of `x`; only the lowest set bit is exact (borrows may set bits
-/// above it), which is all the callers read.
-#[inline(always)]
-fn has_zero_byte(x: u64) -> u64 {
-    x.wrapping_sub(LO) & !x & HI
-}
-
 /// High bit set in each byte of `v` that is `"`, `\`, below 0x20, or (when `ascii`) at or
 /// above 0x80. Bits above the lowest true hit may be false positives (borrows), the lowest never
 /// is, which is all the scanner reads.
@@ -104,6 +97,17 @@ fn special_mask(v: u64, ascii: bool) -> u64 {
         | (backslash.wrapping_sub(LO) & !backslash)
         | (v.wrapping_sub(LO * 0x20) & !v);
     if ascii { (hits | v) & HI } else { hits & HI }
+}
+
+/// High bit set in the lowest byte of `v` that is `"`, `\\`, below 0x20 or at or above 0x80 (the
+/// bytes a plain string cannot hold); zero when there is none. Bits above the lowest may be false
+/// positives. Cheaper than [`special_mask`]: as bytes at or above 0x80 count, the `& !x` terms
+/// that keep them out of the per-byte tests are not needed.
+#[inline(always)]
+fn plain_mask(v: u64) -> u64 {
+    let quote = v ^ (LO * u64::from(b'"'));
+    let backslash = v ^ (LO * u64::from(b'\\'));
+    (quote.wrapping_sub(LO) | backslash.wrapping_sub(LO) | v.wrapping_sub(LO * 0x20) | v) & HI
 }
 
 #[inline(always)]
@@ -129,14 +133,6 @@ fn find_special(buf: &[u8], from: usize, ascii: bool) -> usize {
         i += 1;
     }
     i
-}
-
-/// True when no byte is below 0x20 or above 0x7f; a branch-free fold that LLVM vectorizes.
-fn is_plain(raw: &[u8]) -> bool {
-    raw.iter()
-        .fold(0u8, |acc, &b| acc | b.wrapping_sub(0x20) | b)
-        & 0x80
-        == 0
 }
 
 fn hex_digit(b: u8) -> Option<u16> {
@@ -474,47 +470,50 @@ impl<'a> Cursor<'a> {
     /// Reads the string starting at the current byte (which must be `"`).
     ///
     /// The common string (printable ASCII, no escapes, not within 8 bytes of the end of the
-    /// body) takes a fast path: one word test when it ends within 8 bytes (most keys), else a
-    /// SIMD search for its end and a vectorizable check of its bytes. Anything else goes to the
-    /// general loop.
+    /// body) takes a fast path: one word test when it ends within 8 bytes (most keys), else
+    /// [`Self::string_long`]. Anything else goes to the general loop.
     #[inline(always)]
     pub(crate) fn string(&mut self) -> Result<RawStr> {
         let buf = self.buf;
         let start = self.pos + 1;
         if let Some(word) = buf.get(start..).and_then(<[u8]>::first_chunk::<8>) {
             let v = u64::from_le_bytes(*word);
-            let quote = has_zero_byte(v ^ (LO * u64::from(b'"')));
-            let other =
-                (has_zero_byte(v ^ (LO * u64::from(b'\\'))) | (v.wrapping_sub(LO * 0x20) & !v) | v)
-                    & HI;
-            if quote != 0 {
-                // Each mask's lowest bit is exact: the string ends here if no other special
-                // byte comes before the first quote.
-                let first_quote = quote & quote.wrapping_neg();
-                if other & first_quote.wrapping_sub(1) == 0 {
-                    let end = start + (quote.trailing_zeros() / 8) as usize;
-                    self.pos = end + 1;
-                    return Ok(RawStr(Span::new(start, end, false)));
-                }
-            } else if other == 0 {
+            let mask = plain_mask(v);
+            if mask == 0 {
                 return self.string_long(start);
+            }
+            // The lowest bit is exact: the string ends here if the first special byte is `"`.
+            let k = mask.trailing_zeros() / 8;
+            if (v >> (k * 8)) as u8 == b'"' {
+                let end = start + k as usize;
+                self.pos = end + 1;
+                return Ok(RawStr(Span::new(start, end, false)));
             }
         }
         self.string_general(start)
     }
 
-    /// A string whose first 8 bytes are plain: find its end with `memchr2`, then check its bytes.
+    /// A string whose first 8 bytes are plain: two words at a time until a special byte.
     #[inline(never)]
     fn string_long(&mut self, start: usize) -> Result<RawStr> {
         let buf = self.buf;
-        let from = start + 8;
-        let rest = buf.get(from..).unwrap_or_default();
-        if let Some(k) = memchr::memchr2(b'"', b'\\', rest) {
-            let end = from + k;
-            if buf.get(end) == Some(&b'"') && is_plain(buf.get(start..end).unwrap_or_default()) {
-                self.pos = end + 1;
-                return Ok(RawStr(Span::new(start, end, false)));
+        let mut i = start + 8;
+        while let Some(pair) = buf.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+            let (a, b) = pair.split_at(8);
+            let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
+            let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
+            let (ma, mb) = (plain_mask(a), plain_mask(b));
+            if ma | mb != 0 {
+                let (v, m, at) = if ma != 0 { (a, ma, i) } else { (b, mb, i + 8) };
+                let k = m.trailing_zeros() / 8;
+                if (v >> (k * 8)) as u8 == b'"' {
+                    let end = at + k as usize;
+                    self.pos = end + 1;
+                    return Ok(RawStr(Span::new(start, end, false)));
+                }
+                break;
             }
+            i += 16;
         }
         self.string_general(start)
     }
@@ -907,6 +906,36 @@ mod tests {
             special_mask(u64::from_le_bytes(word), true).trailing_zeros() / 8,
             2
         );
+    }
+
+    #[test]
+    fn plain_mask_finds_the_first_byte_a_plain_string_cannot_hold() {
+        for pos in 0..8 {
+            for special in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xa0, 0xff] {
+                let mut word = *b"abcdefgh";
+                word[pos] = special;
+                let mask = plain_mask(u64::from_le_bytes(word));
+                assert_eq!(
+                    mask.trailing_zeros() / 8,
+                    pos as u32,
+                    "{special:#x} at {pos}"
+                );
+                // Any special byte above does not move the lowest bit.
+                if pos < 7 {
+                    word[7] = 0x00;
+                    let mask = plain_mask(u64::from_le_bytes(word));
+                    assert_eq!(
+                        mask.trailing_zeros() / 8,
+                        pos as u32,
+                        "{special:#x} at {pos}"
+                    );
+                }
+            }
+        }
+        for b in 0x20..0x80u8 {
+            let word = u64::from_le_bytes([b; 8]);
+            assert_eq!(plain_mask(word) == 0, b != b'"' && b != b'\\', "{b:#x}");
+        }
     }
 
     #[test]
