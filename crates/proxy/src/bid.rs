@@ -2,7 +2,7 @@
 //! throttle, forward, relay.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bidsieve_filter::Facts;
 use bytes::Bytes;
@@ -15,6 +15,10 @@ use crate::outcome::Outcome;
 use crate::server::{Body, bid_path, empty, error};
 use crate::snapshot::StreamRoute;
 use crate::state::ProxyState;
+
+/// Time a client gets to send a request's body once its headers arrived (hyper bounds only
+/// the headers): a stalled or trickled upload must not hold a connection and its buffer forever.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handles `POST /{client_id}/bids`.
 pub(crate) async fn handle(state: &Arc<ProxyState>, req: Request<Incoming>) -> Response<Body> {
@@ -57,12 +61,26 @@ async fn pipeline(
     if declared.is_some_and(|len| len > settings.max_body as u64) {
         return too_large("body over the limit");
     }
-    let raw: Bytes = match Limited::new(body, settings.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+    let read = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(body, settings.max_body).collect(),
+    );
+    let raw: Bytes = match read.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
             return too_large("body over the limit");
         }
-        Err(_) => return bad_request("could not read the body"),
+        Ok(Err(_)) => return bad_request("could not read the body"),
+        Err(_elapsed) => {
+            return (
+                Outcome::BadRequest,
+                error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "REQUEST_TIMEOUT",
+                    "body not received in time",
+                ),
+            );
+        }
     };
 
     let gzipped = is_gzip(&parts.headers);

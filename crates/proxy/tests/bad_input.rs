@@ -214,3 +214,32 @@ fn assert_error_body(body: &[u8], id: &str) {
     });
     assert_eq!(json["error"]["id"], id, "{json}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_body_is_cut_off_with_408() {
+    // Regression: the body was read without a deadline (hyper bounds only the headers), so a
+    // client that declared 500 bytes and sent 20 held the connection forever.
+    let proxy = Proxy::start().await;
+    let bidder = Bidder::start(Reply::Bid(bidder::bid_response("good"))).await;
+    let route = config::route(&proxy.store, 1_000_000, &bidder.url()).await;
+    proxy.synced().await;
+    let head = format!(
+        "POST /{}/bids HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n",
+        route.client_id
+    );
+    let started = std::time::Instant::now();
+    let raw = raw_exchange(
+        proxy.addr,
+        head,
+        Bytes::from_static(br#"{"id": "r1", "imp": ["#),
+        Duration::from_secs(20),
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(raw.status, Some(408), "after {took:?}");
+    assert_error_body(&raw.body, "REQUEST_TIMEOUT");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    metrics::assert_outcomes(route.stream_id, &[("bad_request", 1)]);
+    assert_eq!(bidder.count(), 0);
+    assert_still_serving(&proxy, &route, "a stalled body").await;
+}

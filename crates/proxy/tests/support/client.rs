@@ -193,20 +193,16 @@ pub async fn raw_exchange(
 }
 
 fn parse_raw(bytes: &[u8]) -> RawResp {
-    let text_end = bytes
+    // "HTTP/1.1 413 ..." : the code is bytes 9..12.
+    let status = bytes
+        .strip_prefix(b"HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| std::str::from_utf8(code).ok())
+        .and_then(|code| code.parse().ok());
+    let body = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 4);
-    let status = std::str::from_utf8(&bytes[..bytes.len().min(32)])
-        .ok()
-        .or_else(|| std::str::from_utf8(&bytes[..bytes.len().min(12)]).ok())
-        .and_then(|line| line.strip_prefix("HTTP/1.1 "))
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok());
-    RawResp {
-        status,
-        body: text_end
-            .map(|end| bytes[end..].to_vec())
-            .unwrap_or_default(),
-    }
+        .map(|end| bytes[end + 4..].to_vec())
+        .unwrap_or_default();
+    RawResp { status, body }
 }
