@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use bidsieve_admin::{AdminSettings, AdminState};
 use bidsieve_proxy::{ProxySettings, ProxyState, WinKey};
 use bidsieve_store::Store;
 use bidsieve_uid2::KeyCache;
@@ -76,28 +77,33 @@ async fn serve(
         crate::demo::seed(&store, bidder).await?;
     }
 
+    // One UID2 key cache for the process: the proxy decrypts with it, the admin API's
+    // explain too.
+    let keys = Arc::new(KeyCache::new());
+    if config.uid2_enabled() {
+        let refresh = RefreshConfig {
+            base_url: config.uid2.base_url.clone(),
+            api_key: config.uid2.api_key.clone(),
+            secret_key: config.uid2.secret_key.clone(),
+            refresh_interval: config.uid2.refresh_interval,
+            timeout: config.uid2.timeout,
+        };
+        let keys = keys.clone();
+        let shutdown = stop_signal(&stop_rx);
+        tasks.spawn(async move {
+            if let Err(error) =
+                bidsieve_uid2::refresh::run_refresher(refresh, keys, shutdown).await
+            {
+                tracing::error!(%error, "UID2 key refresh cannot start; UID2 tokens answer NOT_INITIALIZED");
+            }
+        });
+    } else {
+        info!("UID2 is not configured: requests with a token see NOT_INITIALIZED");
+    }
+
     if with_proxy {
         let settings = proxy_settings(&config, &store).await?;
-        let keys = Arc::new(KeyCache::new());
-        if config.uid2_enabled() {
-            let refresh = RefreshConfig {
-                base_url: config.uid2.base_url.clone(),
-                api_key: config.uid2.api_key.clone(),
-                secret_key: config.uid2.secret_key.clone(),
-                refresh_interval: config.uid2.refresh_interval,
-                timeout: config.uid2.timeout,
-            };
-            let keys = keys.clone();
-            let shutdown = stop_signal(&stop_rx);
-            tasks.spawn(async move {
-                if let Err(error) = bidsieve_uid2::refresh::run_refresher(refresh, keys, shutdown).await {
-                    tracing::error!(%error, "UID2 key refresh cannot start; UID2 tokens answer NOT_INITIALIZED");
-                }
-            });
-        } else {
-            info!("UID2 is not configured: requests with a token see NOT_INITIALIZED");
-        }
-        let state = Arc::new(ProxyState::new(settings, keys));
+        let state = Arc::new(ProxyState::new(settings, keys.clone()));
         let mut follower =
             bidsieve_proxy::Follower::new(store.clone(), state.clone(), config.proxy.poll_interval);
         // The first snapshot before the listener opens, so `/readyz` is 200 from the start when
@@ -124,7 +130,16 @@ async fn serve(
         ));
     }
     if with_admin {
-        warn!("the admin API is not built yet; only the store and the proxy run");
+        let settings = admin_settings(&config, &store).await?;
+        let state = AdminState::with_uid2_keys(store.clone(), settings, keys);
+        let listener = bind(&config.admin.listen, "admin.listen").await?;
+        info!(addr = %config.admin.listen, "admin API listening");
+        let shutdown = stop_signal(&stop_rx);
+        tasks.spawn(async move {
+            if let Err(error) = bidsieve_admin::serve(listener, state, shutdown).await {
+                warn!(%error, "admin listener failed");
+            }
+        });
     }
     if let Some(bidder) = &demo_bidder {
         crate::demo::print_tour(&config, &store, bidder).await?;
@@ -136,6 +151,26 @@ async fn serve(
     while tasks.join_next().await.is_some() {}
     info!("stopped");
     Ok(())
+}
+
+/// The admin API's settings from the configuration (and the store, for the JWT secret).
+async fn admin_settings(config: &Config, store: &Store) -> anyhow::Result<AdminSettings> {
+    let secret = if config.auth.jwt_secret.is_empty() {
+        warn!("auth.jwt_secret is not set: using a secret generated once and kept in the store");
+        bidsieve_admin::jwt_secret_from_store(store)
+            .await
+            .context("cannot read or create the JWT secret in the store")?
+    } else {
+        config.auth.jwt_secret.as_bytes().to_vec()
+    };
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let mut settings = AdminSettings::new(secret);
+    settings.list_inline_max = size(config.admin.list_inline_max);
+    settings.max_body = size(config.admin.max_body);
+    settings.max_list_body = size(config.admin.max_list_body);
+    settings.session_idle = config.auth.session_idle;
+    settings.session_max = config.auth.session_max;
+    Ok(settings)
 }
 
 /// The proxy's settings from the configuration (and the store, for the win key).
