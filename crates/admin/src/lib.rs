@@ -16,6 +16,10 @@
 //!   replace, subtree delete, all planned and validated by `bidsieve-filter` before one store
 //!   transaction; `POST /api/filters/explain` runs a bid request through the tree compiled as
 //!   the proxy compiles it.
+//! - Large lists: `GET /api/filters/{id}/list` streams the stored buckets as text; `PUT` parses
+//!   the body as it arrives (text lines or a JSON array, gzip or not) on a blocking thread
+//!   straight into the store's `ListBuilder`, so a 5,000,000-entry list is held once, then
+//!   replaces it in one transaction; `PATCH` adds and removes values.
 //!
 //! The API writes only the store, in one transaction per call; the proxy follows the store's
 //! change feed (a committed change reaches its snapshot within a second). A rejected change is
@@ -30,6 +34,8 @@ mod extract;
 mod filters;
 mod limiter;
 mod list_cache;
+mod list_upload;
+mod lists;
 mod login;
 mod password;
 mod session;
@@ -114,6 +120,12 @@ pub fn router(state: AdminState) -> Router {
             get(filters::get_filter)
                 .put(filters::update_filter)
                 .delete(filters::delete_filter),
+        )
+        .route(
+            "/api/filters/{id}/list",
+            get(lists::get_list)
+                .put(lists::put_list)
+                .patch(lists::patch_list),
         )
         .layer(DefaultBodyLimit::max(max_body))
         .fallback(error::not_found)

@@ -37,7 +37,6 @@ pub(crate) struct Inner {
     pub(crate) limiter: LoginLimiter,
     pub(crate) lists: ListCache,
     pub(crate) uid2: Arc<KeyCache>,
-    #[allow(dead_code)] // The list upload route (next) takes its permits.
     pub(crate) uploads: Semaphore,
     logins: AtomicU64,
 }

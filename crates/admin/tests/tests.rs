@@ -7,4 +7,5 @@ mod auth;
 mod errors;
 mod explain;
 mod filters;
+mod lists;
 mod records;
