@@ -50,6 +50,7 @@ pub(crate) struct ProxyConfig {
     pub(crate) upstream_max_idle: u64,
     #[serde(with = "serde_text")]
     pub(crate) shutdown_grace: Duration,
+    pub(crate) max_connections: u64,
     /// Worker threads of the runtime; 0: one per core.
     pub(crate) workers: u64,
     pub(crate) tag_html: String,
@@ -72,6 +73,7 @@ impl Default for ProxyConfig {
             max_response_body: d::DEFAULT_MAX_RESPONSE_BODY as u64,
             upstream_max_idle: 256,
             shutdown_grace: d::DEFAULT_GRACE,
+            max_connections: d::DEFAULT_MAX_CONNECTIONS as u64,
             workers: 0,
             tag_html: "<img src=\"https://tag.bidsieve.example/i.gif?s={stream_id}&b={bid_id}&i={imp_id}\" width=\"1\" height=\"1\" style=\"display:none\">".to_owned(),
             win_key: String::new(),
@@ -365,6 +367,7 @@ impl Config {
                 self.proxy.max_decompressed_body,
             ),
             ("proxy.max_response_body", self.proxy.max_response_body),
+            ("proxy.max_connections", self.proxy.max_connections),
             ("admin.max_body", self.admin.max_body),
             ("admin.max_list_body", self.admin.max_list_body),
         ] {

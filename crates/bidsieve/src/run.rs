@@ -185,6 +185,7 @@ async fn proxy_settings(config: &Config, store: &Store) -> anyhow::Result<ProxyS
         max_response_body: size(p.max_response_body),
         upstream_pool_max_idle: size(p.upstream_max_idle),
         grace: p.shutdown_grace,
+        max_connections: size(p.max_connections),
         public_url: p.public_url.clone(),
         tag_html: p.tag_html.clone(),
         win_key: win_key(config, store).await?,

@@ -13,6 +13,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::state::ProxyState;
@@ -36,7 +37,17 @@ pub async fn serve(
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
     tokio::pin!(shutdown);
+    // Bounds open connections: at the cap, accepting waits (the kernel's backlog queues).
+    let slots = Arc::new(Semaphore::new(state.settings().max_connections.max(1)));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                // The semaphore is never closed.
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -61,6 +72,7 @@ pub async fn serve(
             if let Err(error) = conn.await {
                 debug!(peer.addr = %peer, %error, "connection ended with an error");
             }
+            drop(slot);
         });
     }
     let open = graceful.count();

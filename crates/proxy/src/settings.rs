@@ -15,6 +15,8 @@ pub const DEFAULT_TMAX_MARGIN: Duration = Duration::from_millis(10);
 pub const DEFAULT_MAX_UPSTREAM_WAIT: Duration = Duration::from_millis(300);
 /// Default cap on a bidder's response body: 1 MiB.
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 1024 * 1024;
+/// Default cap on open client connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 /// Default bound on the drain at shutdown.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
@@ -35,6 +37,8 @@ pub struct ProxySettings {
     pub upstream_pool_max_idle: usize,
     /// Bound on the drain of in-flight requests at shutdown.
     pub grace: Duration,
+    /// Cap on open client connections; at the cap, new ones wait in the listen backlog.
+    pub max_connections: usize,
     /// Base of rewritten win URLs, e.g. `http://127.0.0.1:8080` (no trailing slash).
     pub public_url: String,
     /// HTML appended to `adm` for customers with `inject_tag`.
@@ -54,6 +58,7 @@ impl Default for ProxySettings {
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
             upstream_pool_max_idle: 256,
             grace: DEFAULT_GRACE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             public_url: "http://127.0.0.1:8080".to_owned(),
             tag_html: String::new(),
             // A fresh random key: tokens then open only in this process. The binary sets the

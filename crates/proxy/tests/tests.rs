@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod filters;
+mod limits;
 mod snapshot;
 mod throttle;
 mod upstream;
