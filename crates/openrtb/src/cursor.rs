@@ -391,6 +391,72 @@ fn scan_number(buf: &[u8], start: usize) -> Checked<(usize, bool)> {
     Ok((i, unsigned_int))
 }
 
+/// The index after the whitespace at and after `pos`.
+#[inline(always)]
+fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = buf.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// The index of the closing quote of the string whose body starts at `start`, when the string is
+/// plain (printable ASCII without escapes) and not near the end of `buf`; `None` sends the
+/// caller to the general scanner. One word test when the string ends within 8 bytes (most keys
+/// and short values), else [`plain_string_end_long`].
+#[inline(always)]
+fn plain_string_end(buf: &[u8], start: usize) -> Option<usize> {
+    let v = u64::from_le_bytes(*buf.get(start..)?.first_chunk::<8>()?);
+    let mask = plain_mask(v);
+    if mask == 0 {
+        return plain_string_end_long(buf, start);
+    }
+    // The lowest bit is exact: the string ends here if the first special byte is `"`.
+    let k = mask.trailing_zeros() / 8;
+    ((v >> (k * 8)) as u8 == b'"').then_some(start + k as usize)
+}
+
+/// [`plain_string_end`] for a string whose first 8 bytes are plain: two words at a time.
+#[inline(never)]
+fn plain_string_end_long(buf: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 8;
+    while let Some(pair) = buf.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        let (a, b) = pair.split_first_chunk::<8>()?;
+        let a = u64::from_le_bytes(*a);
+        let b = u64::from_le_bytes(*b.first_chunk::<8>()?);
+        let (ma, mb) = (plain_mask(a), plain_mask(b));
+        if ma | mb != 0 {
+            let (v, m, at) = if ma != 0 { (a, ma, i) } else { (b, mb, i + 8) };
+            let k = m.trailing_zeros() / 8;
+            return ((v >> (k * 8)) as u8 == b'"').then_some(at + k as usize);
+        }
+        i += 16;
+    }
+    None
+}
+
+/// The end of the number at `start` when it is a short unsigned integer not followed by a
+/// fraction, exponent or (for `0`) another digit; `None` sends the caller to the general scanner.
+#[inline(always)]
+fn int_end(buf: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    match buf.get(i) {
+        Some(b'1'..=b'9') => {
+            i += 1;
+            while let Some(b'0'..=b'9') = buf.get(i) {
+                i += 1;
+            }
+        }
+        Some(b'0') => i += 1,
+        _ => return None,
+    }
+    match buf.get(i) {
+        Some(b'.' | b'e' | b'E' | b'0'..=b'9') => None,
+        _ if i - start >= 200 => None,
+        _ => Some(i),
+    }
+}
+
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `buf` (at most [`MAX_BODY`] bytes).
     pub(crate) fn new(buf: &'a [u8]) -> Self {
@@ -417,6 +483,13 @@ impl<'a> Cursor<'a> {
     fn fail_with(&mut self, error: ParseError) -> Fail {
         self.error = error;
         Fail
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail_at(&mut self, kind: SyntaxError, at: usize) -> Fail {
+        self.pos = at;
+        self.fail_with(syntax(kind, at))
     }
 
     #[cold]
@@ -469,53 +542,18 @@ impl<'a> Cursor<'a> {
 
     /// Reads the string starting at the current byte (which must be `"`).
     ///
-    /// The common string (printable ASCII, no escapes, not within 8 bytes of the end of the
-    /// body) takes a fast path: one word test when it ends within 8 bytes (most keys), else
-    /// [`Self::string_long`]. Anything else goes to the general loop.
+    /// The common string (printable ASCII, no escapes, not within 16 bytes of the end of the
+    /// body) takes the fast path of [`plain_string_end`]; anything else goes to the general loop.
     #[inline(always)]
     pub(crate) fn string(&mut self) -> Result<RawStr> {
-        let buf = self.buf;
         let start = self.pos + 1;
-        if let Some(word) = buf.get(start..).and_then(<[u8]>::first_chunk::<8>) {
-            let v = u64::from_le_bytes(*word);
-            let mask = plain_mask(v);
-            if mask == 0 {
-                return self.string_long(start);
-            }
-            // The lowest bit is exact: the string ends here if the first special byte is `"`.
-            let k = mask.trailing_zeros() / 8;
-            if (v >> (k * 8)) as u8 == b'"' {
-                let end = start + k as usize;
+        match plain_string_end(self.buf, start) {
+            Some(end) => {
                 self.pos = end + 1;
-                return Ok(RawStr(Span::new(start, end, false)));
+                Ok(RawStr(Span::new(start, end, false)))
             }
+            None => self.string_general(start),
         }
-        self.string_general(start)
-    }
-
-    /// A string whose first 8 bytes are plain: two words at a time until a special byte.
-    #[inline(never)]
-    fn string_long(&mut self, start: usize) -> Result<RawStr> {
-        let buf = self.buf;
-        let mut i = start + 8;
-        while let Some(pair) = buf.get(i..).and_then(<[u8]>::first_chunk::<16>) {
-            let (a, b) = pair.split_at(8);
-            let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
-            let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
-            let (ma, mb) = (plain_mask(a), plain_mask(b));
-            if ma | mb != 0 {
-                let (v, m, at) = if ma != 0 { (a, ma, i) } else { (b, mb, i + 8) };
-                let k = m.trailing_zeros() / 8;
-                if (v >> (k * 8)) as u8 == b'"' {
-                    let end = at + k as usize;
-                    self.pos = end + 1;
-                    return Ok(RawStr(Span::new(start, end, false)));
-                }
-                break;
-            }
-            i += 16;
-        }
-        self.string_general(start)
     }
 
     /// [`Self::string`] for strings with escapes, non-ASCII or control bytes, or near the end.
@@ -536,26 +574,13 @@ impl<'a> Cursor<'a> {
     /// other number goes to the general scanner.
     #[inline(always)]
     pub(crate) fn number(&mut self) -> Result<Number> {
-        let buf = self.buf;
         let start = self.pos;
-        let mut i = start;
-        match buf.get(i) {
-            Some(b'1'..=b'9') => {
-                i += 1;
-                while let Some(b'0'..=b'9') = buf.get(i) {
-                    i += 1;
-                }
+        match int_end(self.buf, start) {
+            Some(end) => {
+                self.pos = end;
+                Ok(Number(Span::new(start, end, true)))
             }
-            Some(b'0') => i += 1,
-            _ => return self.number_general(start),
-        }
-        match buf.get(i) {
-            Some(b'.' | b'e' | b'E' | b'0'..=b'9') => self.number_general(start),
-            _ if i - start >= 200 => self.number_general(start),
-            _ => {
-                self.pos = i;
-                Ok(Number(Span::new(start, i, true)))
-            }
+            None => self.number_general(start),
         }
     }
 
@@ -591,20 +616,6 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A key and its `:`, the current byte being where the key should start.
-    #[inline(always)]
-    fn key_colon(&mut self) -> Result<RawStr> {
-        if self.peek()? != b'"' {
-            return Err(self.misplaced(SyntaxError::ExpectedKey));
-        }
-        let key = self.string()?;
-        if self.peek()? != b':' {
-            return Err(self.fail(SyntaxError::ExpectedColon));
-        }
-        self.pos += 1;
-        Ok(key)
-    }
-
     /// The error for an unexpected byte where a key or value should start: a trailing comma
     /// when the byte is a closing bracket right after `,`, else `otherwise`.
     #[cold]
@@ -635,81 +646,150 @@ impl<'a> Cursor<'a> {
     }
 
     /// [`Self::skip_value`] for literals, arrays and objects (any depth, without recursion).
+    ///
+    /// The position and depth live in locals for the whole walk (stored back on the way out),
+    /// and plain strings and short integers are scanned inline; anything unusual goes through
+    /// the general scanners.
     #[inline(never)]
     fn skip_nested(&mut self) -> Result<()> {
+        let buf = self.buf;
+        let mut pos = self.pos;
         // Bit `k` of `objects` is set when the container opened at level `k + 1` is an object;
-        // `in_object` caches the bit of the innermost one. `enter` refuses more than MAX_DEPTH
-        // (127) open brackets, so `level` stays below 128.
+        // `in_object` caches the bit of the innermost one. The depth check refuses more than
+        // MAX_DEPTH (127) open brackets, so `level` stays below 128.
         let mut objects: u128 = 0;
         let mut level: u32 = 0;
         let mut in_object = false;
+        // The next byte that is not whitespace, or a failure at the end of the body.
+        macro_rules! next {
+            () => {
+                match buf.get(pos) {
+                    Some(&b) if b > b' ' => b,
+                    _ => {
+                        pos = skip_ws(buf, pos);
+                        match buf.get(pos) {
+                            Some(&b) => b,
+                            None => return Err(self.fail_at(SyntaxError::UnexpectedEnd, pos)),
+                        }
+                    }
+                }
+            };
+        }
+        macro_rules! string {
+            () => {{
+                pos = match plain_string_end(buf, pos + 1) {
+                    Some(end) => end + 1,
+                    None => {
+                        self.pos = pos;
+                        self.string_general(pos + 1)?;
+                        self.pos
+                    }
+                }
+            }};
+        }
+        // A key (the current byte being where it should start) and its colon.
+        macro_rules! key_colon {
+            () => {{
+                if next!() != b'"' {
+                    self.pos = pos;
+                    return Err(self.misplaced(SyntaxError::ExpectedKey));
+                }
+                string!();
+                if next!() != b':' {
+                    return Err(self.fail_at(SyntaxError::ExpectedColon, pos));
+                }
+                pos += 1;
+            }};
+        }
+        macro_rules! open {
+            ($object:expr) => {{
+                pos += 1;
+                if self.depth + level >= MAX_DEPTH {
+                    self.pos = pos;
+                    return Err(self.fail_with(ParseError::TooDeep));
+                }
+                if $object {
+                    objects |= 1u128 << level;
+                } else {
+                    objects &= !(1u128 << level);
+                }
+                level += 1;
+                in_object = $object;
+            }};
+        }
+        macro_rules! close {
+            () => {{
+                pos += 1;
+                level -= 1;
+                in_object = level > 0 && objects & (1u128 << (level - 1)) != 0;
+            }};
+        }
         loop {
             // A value is expected here.
-            match self.peek()? {
-                b'"' => {
-                    self.string()?;
-                }
-                b'-' | b'0'..=b'9' => {
-                    self.number()?;
+            match next!() {
+                b'"' => string!(),
+                b'0'..=b'9' | b'-' => {
+                    pos = match int_end(buf, pos) {
+                        Some(end) => end,
+                        None => {
+                            self.pos = pos;
+                            self.number_general(pos)?;
+                            self.pos
+                        }
+                    }
                 }
                 b'{' => {
-                    self.pos += 1;
-                    self.enter()?;
-                    objects |= 1u128 << level;
-                    level += 1;
-                    in_object = true;
-                    if self.peek()? == b'}' {
-                        self.pos += 1;
-                        self.depth -= 1;
-                        level -= 1;
-                        in_object = level > 0 && objects & (1u128 << (level - 1)) != 0;
+                    open!(true);
+                    if next!() == b'}' {
+                        close!();
                     } else {
-                        self.key_colon()?;
+                        key_colon!();
                         continue;
                     }
                 }
                 b'[' => {
-                    self.pos += 1;
-                    self.enter()?;
-                    objects &= !(1u128 << level);
-                    level += 1;
-                    in_object = false;
-                    if self.peek()? == b']' {
-                        self.pos += 1;
-                        self.depth -= 1;
-                        level -= 1;
-                        in_object = level > 0 && objects & (1u128 << (level - 1)) != 0;
+                    open!(false);
+                    if next!() == b']' {
+                        close!();
                     } else {
                         continue;
                     }
                 }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                _ => return Err(self.misplaced(SyntaxError::UnexpectedCharacter)),
+                b't' if buf.get(pos..pos + 4) == Some(b"true") => pos += 4,
+                b'f' if buf.get(pos..pos + 5) == Some(b"false") => pos += 5,
+                b'n' if buf.get(pos..pos + 4) == Some(b"null") => pos += 4,
+                b't' | b'f' | b'n' => {
+                    self.pos = pos;
+                    let word: &'static [u8] = match buf.get(pos) {
+                        Some(b't') => b"true",
+                        Some(b'f') => b"false",
+                        _ => b"null",
+                    };
+                    return self.literal(word);
+                }
+                _ => {
+                    self.pos = pos;
+                    return Err(self.misplaced(SyntaxError::UnexpectedCharacter));
+                }
             }
             // A value just ended: close brackets until one expects another value.
             loop {
                 if level == 0 {
+                    self.pos = pos;
                     return Ok(());
                 }
-                match (self.peek()?, in_object) {
+                match (next!(), in_object) {
                     (b',', true) => {
-                        self.pos += 1;
-                        self.key_colon()?;
+                        pos += 1;
+                        key_colon!();
                         break;
                     }
                     (b',', false) => {
-                        self.pos += 1;
+                        pos += 1;
                         break;
                     }
-                    (b'}', true) | (b']', false) => {
-                        self.pos += 1;
-                        self.depth -= 1;
-                        level -= 1;
-                        in_object = level > 0 && objects & (1u128 << (level - 1)) != 0;
-                    }
-                    _ => return Err(self.fail(SyntaxError::ExpectedCommaOrEnd)),
+                    (b'}', true) | (b']', false) => close!(),
+                    _ => return Err(self.fail_at(SyntaxError::ExpectedCommaOrEnd, pos)),
                 }
             }
         }
@@ -730,22 +810,11 @@ impl<'a> Cursor<'a> {
             self.depth -= 1;
             return Ok(());
         }
-        let mut key = self.key_colon()?;
         loop {
-            if key.escaped() {
-                let name = match key.to_cow(self.buf) {
-                    Ok(name) => name,
-                    Err(e) => return Err(self.fail_with(e)),
-                };
-                on_member(self, name.as_bytes())?;
-            } else {
-                on_member(self, key.bytes(self.buf))?;
-            }
+            let name = self.key_name()?;
+            on_member(self, &name)?;
             match self.peek()? {
-                b',' => {
-                    self.pos += 1;
-                    key = self.key_colon()?;
-                }
+                b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
                     self.depth -= 1;
@@ -753,6 +822,44 @@ impl<'a> Cursor<'a> {
                 }
                 _ => return Err(self.fail(SyntaxError::ExpectedCommaOrEnd)),
             }
+        }
+    }
+
+    /// A key, decoded, and its `:`, the current byte being where the key should start. A plain
+    /// key is borrowed straight from the body.
+    #[inline(always)]
+    fn key_name(&mut self) -> Result<Cow<'a, [u8]>> {
+        let buf = self.buf;
+        if self.peek()? != b'"' {
+            return Err(self.misplaced(SyntaxError::ExpectedKey));
+        }
+        let start = self.pos + 1;
+        let name = match plain_string_end(buf, start) {
+            Some(end) => {
+                self.pos = end + 1;
+                Cow::Borrowed(buf.get(start..end).unwrap_or_default())
+            }
+            None => self.key_general(start)?,
+        };
+        if self.peek()? != b':' {
+            return Err(self.fail(SyntaxError::ExpectedColon));
+        }
+        self.pos += 1;
+        Ok(name)
+    }
+
+    /// [`Self::key_name`] for a key that is not plain: validated, and decoded if it has escapes.
+    #[inline(never)]
+    fn key_general(&mut self, start: usize) -> Result<Cow<'a, [u8]>> {
+        let raw = self.string_general(start)?;
+        let buf = self.buf;
+        if raw.escaped() {
+            match raw.to_cow(buf) {
+                Ok(name) => Ok(Cow::Owned(name.into_owned().into_bytes())),
+                Err(e) => Err(self.fail_with(e)),
+            }
+        } else {
+            Ok(Cow::Borrowed(raw.bytes(buf)))
         }
     }
 
