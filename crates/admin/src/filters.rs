@@ -65,6 +65,7 @@ pub struct FilterDoc {
 #[derive(ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
+#[schema(as = Id)]
 pub enum IdDoc {
     /// An integer.
     Integer(i64),
@@ -76,6 +77,7 @@ pub enum IdDoc {
 #[derive(ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)]
+#[schema(as = FieldType)]
 pub enum FieldTypeDoc {
     /// `user.id`.
     User,
@@ -105,6 +107,7 @@ pub enum FieldTypeDoc {
 #[derive(ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
+#[schema(as = FilterType)]
 pub enum FilterTypeDoc {
     /// Passes iff a value is in the list.
     White,
@@ -120,6 +123,7 @@ pub enum FilterTypeDoc {
 #[derive(ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
+#[schema(as = Operator)]
 pub enum OperatorDoc {
     /// List filters.
     Equals,
@@ -133,6 +137,7 @@ pub enum OperatorDoc {
 #[derive(ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
+#[schema(as = List)]
 pub enum ListDoc {
     /// The values.
     Values(Vec<ListItemDoc>),
@@ -144,6 +149,7 @@ pub enum ListDoc {
 #[derive(ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
+#[schema(as = ListItem)]
 pub enum ListItemDoc {
     /// A string value.
     Text(String),
@@ -177,6 +183,7 @@ pub struct FilterBody {
 #[derive(ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
+#[schema(as = Created)]
 pub enum CreatedDoc {
     /// `{"filter": F}`.
     One(FilterDoc),

@@ -20,6 +20,8 @@
 //!   the body as it arrives (text lines or a JSON array, gzip or not) on a blocking thread
 //!   straight into the store's `ListBuilder`, so a 5,000,000-entry list is held once, then
 //!   replaces it in one transaction; `PATCH` adds and removes values.
+//! - [`openapi`]: the OpenAPI 3 description generated from the handlers (utoipa), served at
+//!   `GET /api/openapi.json`.
 //!
 //! The API writes only the store, in one transaction per call; the proxy follows the store's
 //! change feed (a committed change reaches its snapshot within a second). A rejected change is
@@ -37,6 +39,7 @@ mod list_cache;
 mod list_upload;
 mod lists;
 mod login;
+mod openapi;
 mod password;
 mod session;
 mod settings;
@@ -57,6 +60,7 @@ use tokio::net::TcpListener;
 pub use caller::SESSION_COOKIE;
 pub use envelope::{Data, Deleted};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use openapi::openapi;
 pub use settings::{
     AdminSettings, DEFAULT_LIST_INLINE_MAX, DEFAULT_MAX_BODY, DEFAULT_MAX_LIST_BODY,
     DEFAULT_SESSION_IDLE, DEFAULT_SESSION_MAX, LoginLimits,
@@ -127,6 +131,7 @@ pub fn router(state: AdminState) -> Router {
                 .put(lists::put_list)
                 .patch(lists::patch_list),
         )
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .layer(DefaultBodyLimit::max(max_body))
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::normalize_errors))

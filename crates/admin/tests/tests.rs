@@ -8,4 +8,5 @@ mod errors;
 mod explain;
 mod filters;
 mod lists;
+mod openapi;
 mod records;
