@@ -259,8 +259,46 @@ impl Number {
 
     /// The value as a (finite, by validation) `f64`.
     pub(crate) fn as_f64(self, buf: &[u8]) -> Option<f64> {
-        parse_f64(self.text(buf))
+        let text = self.text(buf);
+        exact_short_f64(text).or_else(|| parse_f64(text))
     }
+}
+
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The value of a validated number token without exponent whose digits, read as an integer,
+/// are at most 2^53 and whose fraction has at most 22 digits: then the digits and the power of
+/// ten are exact in an `f64` and one division rounds correctly, giving what a full parse gives.
+/// `None` for any other number.
+#[inline]
+fn exact_short_f64(text: &[u8]) -> Option<f64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let mut mantissa = 0u64;
+    let mut count = 0u32;
+    let mut fraction = None;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' if count < 19 => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+                fraction = fraction.map(|n: usize| n + 1);
+            }
+            b'.' => fraction = Some(0),
+            _ => return None,
+        }
+    }
+    if mantissa > 1 << 53 {
+        return None;
+    }
+    let value = mantissa as f64 / POW10.get(fraction.unwrap_or(0))?;
+    Some(if negative { -value } else { value })
 }
 
 fn parse_f64(text: &[u8]) -> Option<f64> {
@@ -1189,6 +1227,70 @@ mod tests {
         assert_eq!(kind(huge.as_bytes()), SyntaxError::NumberOutOfRange);
         let big_but_finite = format!("1{}", "0".repeat(300));
         assert!(validate(big_but_finite.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn short_decimals_parse_exactly_as_the_full_parser() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "0.87",
+            "0.1",
+            "0.3",
+            "-0.1",
+            "51.52",
+            "3",
+            "9007199254740992",
+            "9007199254740993",
+            "900719925474099.3",
+            "0.1234567890123456789",
+            "123456789.123456789",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "1.7976931348623157",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        // A deterministic spread of decimals of every length.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = format!("{}", x >> (x % 64));
+            let dot = (x >> 8) as usize % (digits.len() + 1);
+            let (int, frac) = digits.split_at(dot);
+            let int = if int.is_empty() {
+                "0"
+            } else {
+                int.trim_start_matches('0')
+            };
+            let int = if int.is_empty() { "0" } else { int };
+            let sign = if x & 1 == 0 { "" } else { "-" };
+            texts.push(if frac.is_empty() {
+                format!("{sign}{int}")
+            } else {
+                format!("{sign}{int}.{frac}")
+            });
+        }
+        for text in &texts {
+            let full = parse_f64(text.as_bytes());
+            if let Some(fast) = exact_short_f64(text.as_bytes()) {
+                assert_eq!(Some(fast.to_bits()), full.map(f64::to_bits), "{text}");
+            }
+            let mut c = Cursor::new(text.as_bytes());
+            let n = c.number().unwrap();
+            assert_eq!(
+                n.as_f64(text.as_bytes()).map(f64::to_bits),
+                full.map(f64::to_bits),
+                "{text}"
+            );
+        }
+        assert!(exact_short_f64(b"9007199254740993").is_none());
+        assert!(exact_short_f64(b"1e5").is_none());
     }
 
     #[test]
