@@ -15,7 +15,13 @@ pub fn normalize_domain(domain: &str) -> Cow<'_, str> {
 /// [`normalize_domain`] for a value that may already be owned (decoded from escapes): an owned
 /// string is lower-cased in place.
 pub(crate) fn normalize_domain_cow(domain: Cow<'_, str>) -> Cow<'_, str> {
-    let lowered = if domain.is_ascii() {
+    strip_www(lowercase_cow(domain))
+}
+
+/// `text` lower-cased (ASCII in place, other text with Unicode rules), borrowed when nothing
+/// changes case: the case folding of [`normalize_domain`], also applied to `app.bundle`.
+pub(crate) fn lowercase_cow(domain: Cow<'_, str>) -> Cow<'_, str> {
+    if domain.is_ascii() {
         if domain.bytes().any(|b| b.is_ascii_uppercase()) {
             let mut owned = domain.into_owned();
             owned.make_ascii_lowercase();
@@ -30,8 +36,7 @@ pub(crate) fn normalize_domain_cow(domain: Cow<'_, str>) -> Cow<'_, str> {
         } else {
             Cow::Owned(lower)
         }
-    };
-    strip_www(lowered)
+    }
 }
 
 fn strip_www(domain: Cow<'_, str>) -> Cow<'_, str> {
@@ -79,6 +84,19 @@ mod tests {
         ));
         assert!(matches!(normalize_domain("münchen.de"), Cow::Borrowed(_)));
         assert!(matches!(normalize_domain("Example.com"), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn lowercase_keeps_www() {
+        assert_eq!(
+            lowercase_cow(Cow::Borrowed("WWW.Com.Rovio")),
+            "www.com.rovio"
+        );
+        assert!(matches!(
+            lowercase_cow(Cow::Borrowed("com.rovio")),
+            Cow::Borrowed("com.rovio")
+        ));
+        assert_eq!(lowercase_cow(Cow::Borrowed("Ünï.App")), "ünï.app");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! - `country`: `device.geo.country` when it is a string that [`normalize_country`] accepts,
 //!   otherwise `user.geo.country` under the same condition.
 //! - `domain`: the normalized `site.domain` when it is a string and not empty after
-//!   normalization; otherwise `app.bundle` when it is a non-empty string.
+//!   normalization; otherwise `app.bundle`, lower-cased, when it is a non-empty string.
 //! - `sizes`: per imp, in order, `banner.w`x`banner.h` first (when both are valid), then each
 //!   `banner.format[]` entry with a valid `w` and `h`. Valid means a non-negative integer token
 //!   that fits `u32` (`300.0`, `-1`, `"300"` are skipped).
@@ -18,13 +18,13 @@
 //!   none, the same over `user.ext.eids`.
 
 use crate::cursor::{Cursor, Fail, MAX_BODY, RawStr, Result};
-use crate::domain::normalize_domain_cow;
+use crate::domain::{lowercase_cow, normalize_domain_cow};
 use crate::{BidFields, Country, ParseError, Size, Sizes, normalize_country};
 
 /// Validates `body` as JSON and extracts the bid request fields the filters read.
 ///
 /// One pass, no document tree; strings are borrowed from `body` unless they hold escapes (or, for
-/// the domain, need lower-casing). See the module rules above for duplicates and wrong types.
+/// the domain or bundle, need lower-casing). See the module rules above for duplicates and wrong types.
 ///
 /// ```
 /// let body = br#"{"id":"r1","imp":[{"banner":{"w":300,"h":250}}],"site":{"domain":"www.Example.com"}}"#;
@@ -141,7 +141,9 @@ impl Request {
         };
         let (domain, domain_is_app) = match (site, self.app_bundle) {
             (Some(domain), _) => (Some(domain), false),
-            (None, Some(bundle)) if !bundle.is_empty() => (Some(bundle.to_cow(buf)?), true),
+            (None, Some(bundle)) if !bundle.is_empty() => {
+                (Some(lowercase_cow(bundle.to_cow(buf)?)), true)
+            }
             (None, _) => (None, false),
         };
         Ok(BidFields {
@@ -615,7 +617,16 @@ mod tests {
         );
         assert_eq!(
             d(r#""app":{"bundle":"com.Rovio.angry"}"#),
-            (Some("com.Rovio.angry".into()), true)
+            (Some("com.rovio.angry".into()), true)
+        );
+        // A bundle is only lower-cased: no `www.` is removed.
+        assert_eq!(
+            d(r#""app":{"bundle":"WWW.App"}"#),
+            (Some("www.app".into()), true)
+        );
+        assert_eq!(
+            d(r#""app":{"bundle":"COM.\u00C9T\u00C9"}"#),
+            (Some("com.été".into()), true)
         );
         assert_eq!(
             d(r#""site":{"domain":""},"app":{"bundle":"com.x"}"#),
@@ -642,6 +653,13 @@ mod tests {
         let f = ok(&body);
         assert!(matches!(f.domain, Some(Cow::Borrowed("example.com"))));
         let body = req(r#""site":{"domain":"Example.com"}"#);
+        assert!(matches!(ok(&body).domain, Some(Cow::Owned(_))));
+        let body = req(r#""app":{"bundle":"com.example"}"#);
+        assert!(matches!(
+            ok(&body).domain,
+            Some(Cow::Borrowed("com.example"))
+        ));
+        let body = req(r#""app":{"bundle":"com.Example"}"#);
         assert!(matches!(ok(&body).domain, Some(Cow::Owned(_))));
     }
 

@@ -53,7 +53,8 @@ pub struct BidFields<'a> {
     pub authed: Option<f64>,
     /// `site.domain` lower-cased with a leading `www.` removed (see
     /// [`normalize_domain`](crate::normalize_domain)), unless that is empty or not a string;
-    /// else `app.bundle` as given, unless empty or not a string.
+    /// else `app.bundle` lower-cased (bundle ids compare case-insensitively; no `www.` is
+    /// removed), unless empty or not a string.
     pub domain: Option<Cow<'a, str>>,
     /// True when `domain` came from `app.bundle` rather than `site.domain`.
     pub domain_is_app: bool,

@@ -121,7 +121,7 @@ pub fn reference(body: &[u8]) -> Result<Expected, Refusal> {
     let (domain, domain_is_app) = match site_domain.filter(|d| !d.is_empty()) {
         Some(d) => (Some(d), false),
         None => match string_at(&doc, "/app/bundle").filter(|b| !b.is_empty()) {
-            Some(b) => (Some(b.to_owned()), true),
+            Some(b) => (Some(b.to_lowercase()), true),
             None => (None, false),
         },
     };
