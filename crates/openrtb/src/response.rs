@@ -267,6 +267,9 @@ impl Walk<'_, '_, '_> {
             return;
         }
         let from = self.text.len();
+        // The token is 4/3 of the URL plus ~50 bytes; the macro query at most the URL again.
+        self.text
+            .reserve(seal.public_url.len() + 2 * url.len() + 128);
         push_json_escaped(&mut self.text, seal.public_url);
         let notice = Notice {
             kind,
@@ -304,9 +307,9 @@ impl Walk<'_, '_, '_> {
         };
         let bid_id = decoded(seen.id);
         let imp_id = decoded(seen.impid);
-        let stream_id = self.stream_id.to_string();
         let from = self.text.len();
-        render_tag(tag, &stream_id, &bid_id, &imp_id, &mut self.text);
+        self.text.reserve(tag.len() + 64);
+        render_tag(tag, self.stream_id, &bid_id, &imp_id, &mut self.text);
         let (_, end) = self.span(adm);
         self.edits.push(Edit {
             start: end,
@@ -335,27 +338,25 @@ impl Walk<'_, '_, '_> {
 }
 
 /// Appends `tag` with its placeholders replaced by HTML-escaped values, JSON-escaped.
-fn render_tag(tag: &str, stream_id: &str, bid_id: &str, imp_id: &str, out: &mut String) {
+fn render_tag(tag: &str, stream_id: i64, bid_id: &str, imp_id: &str, out: &mut String) {
+    use std::fmt::Write as _;
     let mut rest = tag;
     while let Some(k) = rest.find('{') {
         let (before, at) = rest.split_at(k);
         push_json_escaped(out, before);
-        let placeholder = [
-            ("{stream_id}", stream_id),
-            ("{bid_id}", bid_id),
-            ("{imp_id}", imp_id),
-        ]
-        .into_iter()
-        .find(|(name, _)| at.starts_with(name));
-        match placeholder {
-            Some((name, value)) => {
-                push_html_json_escaped(out, value);
-                rest = at.get(name.len()..).unwrap_or_default();
-            }
-            None => {
-                out.push('{');
-                rest = at.get(1..).unwrap_or_default();
-            }
+        if let Some(after) = at.strip_prefix("{stream_id}") {
+            // Digits need no escaping; writing to a String cannot fail.
+            let _ = write!(out, "{stream_id}");
+            rest = after;
+        } else if let Some(after) = at.strip_prefix("{bid_id}") {
+            push_html_json_escaped(out, bid_id);
+            rest = after;
+        } else if let Some(after) = at.strip_prefix("{imp_id}") {
+            push_html_json_escaped(out, imp_id);
+            rest = after;
+        } else {
+            out.push('{');
+            rest = at.get(1..).unwrap_or_default();
         }
     }
     push_json_escaped(out, rest);
@@ -363,6 +364,24 @@ fn render_tag(tag: &str, stream_id: &str, bid_id: &str, imp_id: &str, out: &mut 
 
 /// Appends `s` as the inside of a JSON string.
 fn push_json_escaped(out: &mut String, s: &str) {
+    // Control characters are rare: when there are none, only `"` and `\` need a look, and
+    // memchr finds those a word at a time.
+    if s.bytes().any(|b| b < 0x20) {
+        return push_json_escaped_slow(out, s);
+    }
+    let mut rest = s;
+    while let Some(k) = memchr::memchr2(b'"', b'\\', rest.as_bytes()) {
+        let (plain, special) = rest.split_at(k);
+        out.push_str(plain);
+        out.push('\\');
+        out.push_str(special.get(..1).unwrap_or_default());
+        rest = special.get(1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+}
+
+/// [`push_json_escaped`] byte by byte, for text with control characters.
+fn push_json_escaped_slow(out: &mut String, s: &str) {
     let mut plain = 0;
     for (i, b) in s.bytes().enumerate() {
         if b == b'"' || b == b'\\' || b < 0x20 {
@@ -392,6 +411,13 @@ fn push_escape(out: &mut String, b: u8) {
 
 /// Appends `s` HTML-escaped, then JSON-escaped (an entity needs no JSON escape).
 fn push_html_json_escaped(out: &mut String, s: &str) {
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | b'\\'))
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -784,13 +810,7 @@ mod tests {
     #[test]
     fn tag_rendering() {
         let mut out = String::new();
-        render_tag(
-            "{a}{stream_id}\"\\\n{bid_id}{",
-            "1",
-            "x\u{1}\\",
-            "",
-            &mut out,
-        );
+        render_tag("{a}{stream_id}\"\\\n{bid_id}{", 1, "x\u{1}\\", "", &mut out);
         assert_eq!(out, "{a}1\\\"\\\\\\nx\\u0001\\\\{");
     }
 

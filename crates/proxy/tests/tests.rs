@@ -10,3 +10,4 @@ mod limits;
 mod snapshot;
 mod throttle;
 mod upstream;
+mod win;
