@@ -439,25 +439,33 @@ fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
 }
 
 /// The index of the closing quote of the string whose body starts at `start`, when the string is
-/// plain (printable ASCII without escapes) and not near the end of `buf`; `None` sends the
-/// caller to the general scanner. One word test when the string ends within 8 bytes (most keys
-/// and short values), else [`plain_string_end_long`].
+/// plain (printable ASCII without escapes) and not within 16 bytes of the end of `buf`; `None`
+/// sends the caller to the general scanner. Inline word tests when the string ends within 16
+/// bytes (keys and most short values), else [`plain_string_end_long`].
 #[inline(always)]
 fn plain_string_end(buf: &[u8], start: usize) -> Option<usize> {
-    let v = u64::from_le_bytes(*buf.get(start..)?.first_chunk::<8>()?);
-    let mask = plain_mask(v);
-    if mask == 0 {
-        return plain_string_end_long(buf, start);
-    }
+    let pair = buf.get(start..)?.first_chunk::<16>()?;
+    let (a, b) = pair.split_first_chunk::<8>()?;
+    let a = u64::from_le_bytes(*a);
+    let (v, mask, at) = match plain_mask(a) {
+        0 => {
+            let b = u64::from_le_bytes(*b.first_chunk::<8>()?);
+            match plain_mask(b) {
+                0 => return plain_string_end_long(buf, start),
+                mask => (b, mask, start + 8),
+            }
+        }
+        mask => (a, mask, start),
+    };
     // The lowest bit is exact: the string ends here if the first special byte is `"`.
     let k = mask.trailing_zeros() / 8;
-    ((v >> (k * 8)) as u8 == b'"').then_some(start + k as usize)
+    ((v >> (k * 8)) as u8 == b'"').then_some(at + k as usize)
 }
 
-/// [`plain_string_end`] for a string whose first 8 bytes are plain: two words at a time.
+/// [`plain_string_end`] for a string whose first 16 bytes are plain: two words at a time.
 #[inline(never)]
 fn plain_string_end_long(buf: &[u8], start: usize) -> Option<usize> {
-    let mut i = start + 8;
+    let mut i = start + 16;
     while let Some(pair) = buf.get(i..).and_then(<[u8]>::first_chunk::<16>) {
         let (a, b) = pair.split_first_chunk::<8>()?;
         let a = u64::from_le_bytes(*a);
@@ -1108,7 +1116,7 @@ mod tests {
             b"\xff",
             b"\x7f",
         ];
-        for len in 0..20 {
+        for len in 0..40 {
             for pos in 0..=len {
                 for special in specials {
                     for tail in [&b""[..], b" ", "\"\u{e9}\"".as_bytes(), b"1234567890"] {
