@@ -956,11 +956,37 @@ impl<'a> Cursor<'a> {
     /// skipped and gives `None`.
     #[inline]
     pub(crate) fn u64_value(&mut self) -> Result<Option<u64>> {
-        if let b'-' | b'0'..=b'9' = self.peek()? {
-            let number = self.number()?;
-            Ok(number.as_u64(self.buf))
-        } else {
-            self.skip_nested().map(|()| None)
+        match self.peek()? {
+            b'0'..=b'9' => {
+                // Up to 19 digits cannot overflow: read the value while scanning.
+                let buf = self.buf;
+                let start = self.pos;
+                let mut i = start;
+                let mut n = 0u64;
+                if buf.get(i) == Some(&b'0') {
+                    i += 1;
+                } else {
+                    while let Some(&d @ b'0'..=b'9') = buf.get(i) {
+                        n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                        i += 1;
+                    }
+                }
+                match buf.get(i) {
+                    Some(b'.' | b'e' | b'E' | b'0'..=b'9') => {}
+                    _ if i - start > 19 => {}
+                    _ => {
+                        self.pos = i;
+                        return Ok(Some(n));
+                    }
+                }
+                let number = self.number()?;
+                Ok(number.as_u64(buf))
+            }
+            b'-' => {
+                let number = self.number()?;
+                Ok(number.as_u64(self.buf))
+            }
+            _ => self.skip_nested().map(|()| None),
         }
     }
 
@@ -1299,6 +1325,32 @@ mod tests {
         }
         assert!(exact_short_f64(b"9007199254740993").is_none());
         assert!(exact_short_f64(b"1e5").is_none());
+    }
+
+    #[test]
+    fn u64_values_read_while_scanning() {
+        for (text, want) in [
+            ("0]", Some(0)),
+            ("7,", Some(7)),
+            ("300}", Some(300)),
+            ("1234567890123456789,", Some(1_234_567_890_123_456_789)),
+            ("18446744073709551615,", Some(u64::MAX)),
+            ("18446744073709551616,", None),
+            ("99999999999999999999,", None),
+            ("300.0,", None),
+            ("3e2,", None),
+            ("-1,", None),
+            ("-0,", None),
+            ("\"3\",", None),
+            ("[3],", None),
+        ] {
+            let mut c = Cursor::new(text.as_bytes());
+            assert_eq!(c.u64_value().unwrap(), want, "{text}");
+            assert_eq!(c.pos, text.len() - 1, "{text}");
+        }
+        let mut c = Cursor::new(b"01");
+        assert_eq!(c.u64_value().unwrap(), Some(0));
+        assert_eq!(c.pos, 1);
     }
 
     #[test]
