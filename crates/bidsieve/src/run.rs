@@ -77,6 +77,8 @@ async fn serve(
         crate::demo::seed(&store, bidder).await?;
     }
 
+    // The metrics recorder before any task counts anything (the UID2 refresher starts now).
+    bidsieve_proxy::prometheus();
     // One UID2 key cache for the process: the proxy decrypts with it, the admin API's
     // explain too.
     let keys = Arc::new(KeyCache::new());
