@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::support::config::{self, Route};
 use crate::support::metrics;
-use crate::support::request::bid;
+use crate::support::request::{bid, gzip};
 use crate::support::{Bidder, Proxy, ProxyOptions, Reply};
 
 /// What the proxy writes in front of `/win/` (not its listen address: the tests map it back,
@@ -484,4 +484,80 @@ async fn a_slow_notice_url_is_abandoned_after_the_bound() {
     );
     assert!(notices("timeout") > before);
     assert_eq!(slow.seen().len(), 1);
+}
+
+/// A bidder answering every request with `body`, gzip-compressed, `Content-Encoding: gzip`.
+async fn gzip_bidder(body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let zipped = Bytes::from(gzip(body.as_bytes()));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let zipped = zipped.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_req: Request<Incoming>| {
+                    let mut resp = Response::new(Full::new(zipped.clone()));
+                    resp.headers_mut()
+                        .insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+                    resp.headers_mut()
+                        .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+                    async move { Ok::<_, Infallible>(resp) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}/bid")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_response_is_rewritten_and_relayed_uncompressed_or_relayed_as_is() {
+    let notice = NoticeServer::ok().await;
+    let proxy = Proxy::start_with(ProxyOptions {
+        settings: ProxySettings {
+            public_url: PUBLIC_URL.to_owned(),
+            ..ProxySettings::default()
+        },
+        ..ProxyOptions::default()
+    })
+    .await;
+    // With a nurl: rewritten, so sent as plain JSON without Content-Encoding.
+    let with_nurl = config::route(
+        &proxy.store,
+        1_000_000,
+        &gzip_bidder(response_with_notices(&notice)).await,
+    )
+    .await;
+    // Without: the bidder's compressed bytes and their Content-Encoding, untouched.
+    let plain = r#"{"id":"req-1","seatbid":[{"bid":[{"id":"b","impid":"1","price":1}]}]}"#;
+    let without = config::route(
+        &proxy.store,
+        1_000_000,
+        &gzip_bidder(plain.to_owned()).await,
+    )
+    .await;
+    proxy.synced().await;
+
+    let resp = proxy.bid(&with_nurl, bid("req-1").body()).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert!(resp.headers.get(header::CONTENT_ENCODING).is_none());
+    let body = resp.json();
+    let nurl = first_bid(&body)["nurl"].as_str().unwrap().to_owned();
+    assert!(nurl.starts_with(&format!("{PUBLIC_URL}/win/")));
+    proxy
+        .client
+        .get(&local(&proxy, &substitute(&nurl)))
+        .await
+        .assert_no_content();
+    assert_eq!(wait_seen(&notice, 1).await.len(), 1);
+
+    let resp = proxy.bid(&without, bid("req-2").body()).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(resp.body, Bytes::from(gzip(plain.as_bytes())));
 }
