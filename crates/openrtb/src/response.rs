@@ -120,8 +120,8 @@ pub fn rewrite_response(
 }
 
 /// The win URL that stands for `notice.url`: `{public_url}/win/{token}` and the query string of
-/// the macros the URL uses (see [`crate::macros`]), as [`rewrite_response`] writes it (there
-/// JSON-escaped) in place of a bid's `nurl` or `burl`.
+/// the macros the URL uses (one key per macro of [`crate::MACROS`]), as [`rewrite_response`]
+/// writes it (there JSON-escaped) in place of a bid's `nurl` or `burl`.
 ///
 /// # Errors
 /// [`SealError::TooLong`] when the URL is over [`crate::MAX_NOTICE_URL`] bytes.
