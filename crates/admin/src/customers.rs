@@ -57,6 +57,7 @@ impl From<Customer> for CustomerView {
 #[serde(deny_unknown_fields)]
 pub struct CustomerSettings {
     /// QPS cap (integer >= 0).
+    #[schema(minimum = 0)]
     pub qps: Option<i64>,
     /// See [`CustomerView::redirect_wins`].
     pub redirect_wins: Option<bool>,
@@ -74,16 +75,18 @@ pub struct CustomerSettingsBody {
     pub customer: CustomerSettings,
 }
 
-/// A customer as an operator creates or changes it; absent fields default (create) or stay
-/// (update).
+/// A customer's fields an operator changes; absent fields stay.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerFields {
-    /// Display name (required on create).
+    /// Display name.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
-    /// Unique `[a-z0-9-]+` (required on create).
+    /// Unique `[a-z0-9-]+`.
+    #[schema(pattern = r"^[a-z0-9-]{1,64}$")]
     pub slug: Option<String>,
-    /// QPS cap, default 1000.
+    /// QPS cap (integer >= 0).
+    #[schema(minimum = 0)]
     pub qps: Option<i64>,
     /// Default false.
     pub redirect_wins: Option<bool>,
@@ -93,12 +96,41 @@ pub struct CustomerFields {
     pub keep_nurl: Option<bool>,
 }
 
-/// `POST /api/customers` and `PUT /api/customers/{id}` body.
+/// `PUT /api/customers/{id}` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerBody {
     /// The customer.
     pub customer: CustomerFields,
+}
+
+/// A new customer; absent fields default to qps 1000 and false.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerCreate {
+    /// Display name.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    pub name: String,
+    /// Unique `[a-z0-9-]+`.
+    #[schema(pattern = r"^[a-z0-9-]{1,64}$")]
+    pub slug: String,
+    /// QPS cap (integer >= 0), default 1000.
+    #[schema(minimum = 0)]
+    pub qps: Option<i64>,
+    /// Default false.
+    pub redirect_wins: Option<bool>,
+    /// Default false.
+    pub inject_tag: Option<bool>,
+    /// Default false.
+    pub keep_nurl: Option<bool>,
+}
+
+/// `POST /api/customers` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerCreateBody {
+    /// The customer.
+    pub customer: CustomerCreate,
 }
 
 fn check_qps(qps: i64) -> Result<i64, ApiError> {
@@ -258,7 +290,7 @@ async fn update(
     path = "/api/customers",
     tag = "operator",
     security(("bearer" = [])),
-    request_body = CustomerBody,
+    request_body = CustomerCreateBody,
     responses(
         (status = 201, description = "The created customer", body = Data<CustomerView>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -268,29 +300,17 @@ async fn update(
 pub(crate) async fn create_customer(
     State(state): State<AdminState>,
     _operator: Operator,
-    ApiJson(body): ApiJson<CustomerBody>,
+    ApiJson(body): ApiJson<CustomerCreateBody>,
 ) -> Result<Reply<CustomerView>, ApiError> {
-    let fields = body.customer;
-    let (Some(name), Some(slug)) = (&fields.name, &fields.slug) else {
-        let missing = if fields.name.is_none() {
-            "name"
-        } else {
-            "slug"
-        };
-        return Err(ApiError::validation(
-            format!("customer.{missing}"),
-            format!("{missing} is required"),
-        ));
+    let new = body.customer;
+    let input = CustomerInput {
+        name: check_name(&new.name)?,
+        slug: check_slug(&new.slug)?,
+        qps: check_qps(new.qps.unwrap_or(DEFAULT_QPS))?,
+        redirect_wins: new.redirect_wins.unwrap_or(false),
+        inject_tag: new.inject_tag.unwrap_or(false),
+        keep_nurl: new.keep_nurl.unwrap_or(false),
     };
-    let base = CustomerInput {
-        name: check_name(name)?,
-        slug: check_slug(slug)?,
-        qps: DEFAULT_QPS,
-        redirect_wins: false,
-        inject_tag: false,
-        keep_nurl: false,
-    };
-    let input = apply(fields, base)?;
     let created = state
         .store()
         .create_customer(&input)

@@ -54,29 +54,68 @@ impl StreamView {
     }
 }
 
-/// A stream as an operator creates or changes it; on update, absent fields stay.
+/// A stream's fields an operator changes; absent fields stay.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamFields {
-    /// The customer receiving the traffic (required on create).
+    /// The customer receiving the traffic.
     pub customer_id: Option<i64>,
-    /// The supplier sending it (required on create).
+    /// The supplier sending it.
     pub supplier_id: Option<i64>,
-    /// The customer's seat on this supplier (required on create).
+    /// The customer's seat on this supplier.
+    #[schema(max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub seat_id: Option<String>,
-    /// Absolute http/https URL of the customer's bidder (required on create).
+    /// Absolute http/https URL of the customer's bidder.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
     pub customer_endpoint: Option<String>,
-    /// 32 lowercase hex chars; generated when absent on create.
+    /// 32 lowercase hex chars.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub client_id: Option<String>,
 }
 
-/// `POST /api/streams` and `PUT /api/streams/{id}` body.
+/// `PUT /api/streams/{id}` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamBody {
     /// The stream.
     pub stream: StreamFields,
 }
+
+/// A new stream.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamCreate {
+    /// The customer receiving the traffic.
+    pub customer_id: i64,
+    /// The supplier sending it.
+    pub supplier_id: i64,
+    /// The customer's seat on this supplier.
+    #[schema(max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub seat_id: String,
+    /// Absolute http/https URL of the customer's bidder.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
+    pub customer_endpoint: String,
+    /// 32 lowercase hex chars; generated when absent.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    pub client_id: Option<String>,
+}
+
+/// `POST /api/streams` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamCreateBody {
+    /// The stream.
+    pub stream: StreamCreate,
+}
+
+// The patterns above are what the description promises to accept; the API itself accepts any
+// seat id without control characters and any absolute http/https URL.
 
 /// Checks that `url` is an absolute http or https URL.
 pub(crate) fn check_endpoint(url: &str) -> Result<String, ApiError> {
@@ -178,7 +217,7 @@ pub(crate) async fn list_streams(
     path = "/api/streams",
     tag = "operator",
     security(("bearer" = [])),
-    request_body = StreamBody,
+    request_body = StreamCreateBody,
     responses(
         (status = 201, description = "The created stream", body = Data<StreamView>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -188,20 +227,14 @@ pub(crate) async fn list_streams(
 pub(crate) async fn create_stream(
     State(state): State<AdminState>,
     _operator: Operator,
-    ApiJson(body): ApiJson<StreamBody>,
+    ApiJson(body): ApiJson<StreamCreateBody>,
 ) -> Result<Reply<StreamView>, ApiError> {
     let f = body.stream;
-    let required =
-        |name: &str| ApiError::validation(format!("stream.{name}"), format!("{name} is required"));
     let input = StreamInput {
-        customer_id: f.customer_id.ok_or_else(|| required("customer_id"))?,
-        supplier_id: f.supplier_id.ok_or_else(|| required("supplier_id"))?,
-        seat_id: check_seat(f.seat_id.as_deref().ok_or_else(|| required("seat_id"))?)?,
-        customer_endpoint: check_endpoint(
-            f.customer_endpoint
-                .as_deref()
-                .ok_or_else(|| required("customer_endpoint"))?,
-        )?,
+        customer_id: f.customer_id,
+        supplier_id: f.supplier_id,
+        seat_id: check_seat(&f.seat_id)?,
+        customer_endpoint: check_endpoint(&f.customer_endpoint)?,
         client_id: f.client_id,
     };
     let mut tx = state.store().begin().await?;

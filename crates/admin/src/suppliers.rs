@@ -38,6 +38,7 @@ impl From<Supplier> for SupplierView {
 #[serde(deny_unknown_fields)]
 pub struct SupplierFields {
     /// Display name.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
 }
 

@@ -46,10 +46,13 @@ impl From<User> for UserView {
 #[serde(deny_unknown_fields)]
 pub struct UserFields {
     /// Login email (unique, case-insensitive).
+    #[schema(max_length = 254, pattern = r"^[^@\s]+@[^@\s]+$")]
     pub email: String,
     /// At least 8 characters; stored as an argon2id hash.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     /// `operator` or `customer`.
+    #[schema(pattern = "^(operator|customer)$")]
     pub role: String,
     /// Required for customer users, absent for operators.
     pub customer_id: Option<i64>,
@@ -191,14 +194,20 @@ pub(crate) async fn list_users(
     responses(
         (status = 200, description = "Deleted", body = Data<Deleted>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     )
 )]
 pub(crate) async fn delete_user(
     State(state): State<AdminState>,
-    _operator: Operator,
+    Operator(caller): Operator,
     RecordId(id): RecordId,
 ) -> Result<Reply<Deleted>, ApiError> {
+    if id == caller.user_id {
+        return Err(ApiError::Conflict {
+            field: Some("id".into()),
+            message: "an operator cannot delete its own user".into(),
+        });
+    }
     state.store().delete_user(id).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::NotFound(format!("user {id} not found")),
         other => other.into(),

@@ -646,6 +646,10 @@ async fn operators_manage_users_and_passwords_never_come_back() {
         resp.expect_error(400, "VALIDATION");
         assert_eq!(resp.error_field().as_deref(), Some(field), "{user}");
     }
+    // An operator cannot lock itself out.
+    let resp = s.delete(&format!("/api/users/{}", world.op_id), op).await;
+    resp.expect_error(409, "CONFLICT");
+    s.get("/api/users", op).await.expect_ok(200);
     let id = created["id"].as_i64().unwrap();
     assert_eq!(
         s.delete(&format!("/api/users/{id}"), op)
