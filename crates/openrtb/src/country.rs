@@ -36,7 +36,13 @@ impl std::fmt::Display for Country {
 /// `None`.
 #[must_use]
 pub fn normalize_country(code: &str) -> Option<Country> {
-    match *code.as_bytes() {
+    normalize_country_bytes(code.as_bytes())
+}
+
+/// [`normalize_country`] on the bytes of a string (any byte that is not an ASCII letter refuses
+/// the code, so no UTF-8 check is needed first).
+pub(crate) fn normalize_country_bytes(code: &[u8]) -> Option<Country> {
+    match *code {
         [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
             let pair = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
             let [a, b] = if pair == *b"UK" { *b"GB" } else { pair };
@@ -50,7 +56,10 @@ pub fn normalize_country(code: &str) -> Option<Country> {
                 b.to_ascii_uppercase(),
                 c.to_ascii_uppercase(),
             ];
-            match ALPHA3_TO_ALPHA2.binary_search_by(|(alpha3, _)| alpha3.cmp(&upper)) {
+            // Big-endian packing keeps the table's order; one integer compare per probe.
+            let key = |&[a, b, c]: &[u8; 3]| u32::from_be_bytes([0, a, b, c]);
+            let wanted = key(&upper);
+            match ALPHA3_TO_ALPHA2.binary_search_by(|(alpha3, _)| key(alpha3).cmp(&wanted)) {
                 Ok(i) => ALPHA3_TO_ALPHA2
                     .get(i)
                     .map(|(_, [a, b])| Country([*a, *b, 0])),

@@ -173,6 +173,11 @@ impl RawStr {
         self.0.flag()
     }
 
+    /// True when the string held a `\\` escape (its bytes are then not its text).
+    pub(crate) fn is_escaped(self) -> bool {
+        self.escaped()
+    }
+
     /// The bytes between the quotes, escapes not decoded.
     pub(crate) fn bytes(self, buf: &[u8]) -> &[u8] {
         self.0.slice(buf)

@@ -17,6 +17,7 @@
 //!   order, the first `uids[]` element whose `id` is a non-empty string; when `user.eids` yields
 //!   none, the same over `user.ext.eids`.
 
+use crate::country::normalize_country_bytes;
 use crate::cursor::{Cursor, Fail, MAX_BODY, RawStr, Result};
 use crate::domain::{lowercase_cow, normalize_domain_cow};
 use crate::{BidFields, Country, ParseError, Size, Sizes, normalize_country};
@@ -169,7 +170,8 @@ impl Request {
 /// The normalized country of a `country` string, if it is one.
 fn country(raw: Option<RawStr>, buf: &[u8]) -> std::result::Result<Option<Country>, ParseError> {
     Ok(match raw {
-        Some(raw) => normalize_country(&raw.to_cow(buf)?),
+        Some(raw) if raw.is_escaped() => normalize_country(&raw.to_cow(buf)?),
+        Some(raw) => normalize_country_bytes(raw.bytes(buf)),
         None => None,
     })
 }
