@@ -449,22 +449,37 @@ fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
 /// bytes (keys and most short values), else [`plain_string_end_long`].
 #[inline(always)]
 fn plain_string_end(buf: &[u8], start: usize) -> Option<usize> {
-    let pair = buf.get(start..)?.first_chunk::<16>()?;
+    plain_string(buf, start).map(|(_, end)| end)
+}
+
+/// [`plain_string_end`] with the string's bytes: a slice taken where the compiler can see it is
+/// in bounds (no check left) when the string ends within 16 bytes.
+#[inline(always)]
+fn plain_string(buf: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    let rest = buf.get(start..)?;
+    let pair = rest.first_chunk::<16>()?;
     let (a, b) = pair.split_first_chunk::<8>()?;
     let a = u64::from_le_bytes(*a);
     let (v, mask, at) = match plain_mask(a) {
         0 => {
             let b = u64::from_le_bytes(*b.first_chunk::<8>()?);
             match plain_mask(b) {
-                0 => return plain_string_end_long(buf, start),
-                mask => (b, mask, start + 8),
+                0 => {
+                    let end = plain_string_end_long(buf, start)?;
+                    return Some((buf.get(start..end)?, end));
+                }
+                mask => (b, mask, 8),
             }
         }
-        mask => (a, mask, start),
+        mask => (a, mask, 0),
     };
     // The lowest bit is exact: the string ends here if the first special byte is `"`.
-    let k = mask.trailing_zeros() / 8;
-    ((v >> (k * 8)) as u8 == b'"').then_some(at + k as usize)
+    let k = (mask.trailing_zeros() / 8) as usize;
+    if (v >> (k * 8)) as u8 != b'"' {
+        return None;
+    }
+    let len = (at + k) & 15;
+    Some((pair.get(..len)?, start + len))
 }
 
 /// [`plain_string_end`] for a string whose first 16 bytes are plain: two words at a time.
@@ -885,10 +900,10 @@ impl<'a> Cursor<'a> {
             return Err(self.misplaced(SyntaxError::ExpectedKey));
         }
         let start = self.pos + 1;
-        let name = match plain_string_end(buf, start) {
-            Some(end) => {
+        let name = match plain_string(buf, start) {
+            Some((name, end)) => {
                 self.pos = end + 1;
-                Cow::Borrowed(buf.get(start..end).unwrap_or_default())
+                Cow::Borrowed(name)
             }
             None => self.key_general(start)?,
         };
