@@ -449,11 +449,26 @@ fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
 /// bytes (keys and most short values), else [`plain_string_end_long`].
 #[inline(always)]
 fn plain_string_end(buf: &[u8], start: usize) -> Option<usize> {
-    plain_string(buf, start).map(|(_, end)| end)
+    let pair = buf.get(start..)?.first_chunk::<16>()?;
+    let (a, b) = pair.split_first_chunk::<8>()?;
+    let a = u64::from_le_bytes(*a);
+    let (v, mask, at) = match plain_mask(a) {
+        0 => {
+            let b = u64::from_le_bytes(*b.first_chunk::<8>()?);
+            match plain_mask(b) {
+                0 => return plain_string_end_long(buf, start),
+                mask => (b, mask, start + 8),
+            }
+        }
+        mask => (a, mask, start),
+    };
+    // The lowest bit is exact: the string ends here if the first special byte is `"`.
+    let k = mask.trailing_zeros() / 8;
+    ((v >> (k * 8)) as u8 == b'"').then_some(at + k as usize)
 }
 
-/// [`plain_string_end`] with the string's bytes: a slice taken where the compiler can see it is
-/// in bounds (no check left) when the string ends within 16 bytes.
+/// [`plain_string_end`] with the string's bytes (for keys): a slice taken where the compiler can
+/// see it is in bounds (no check left) when the string ends within 16 bytes.
 #[inline(always)]
 fn plain_string(buf: &[u8], start: usize) -> Option<(&[u8], usize)> {
     let rest = buf.get(start..)?;
