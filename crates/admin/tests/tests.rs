@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod end_to_end;
 mod errors;
 mod explain;
 mod filters;
