@@ -978,7 +978,7 @@ impl<'a> Cursor<'a> {
 
     /// The next value if it is a string (not yet decoded); any other value is skipped and gives
     /// `None`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn string_value(&mut self) -> Result<Option<RawStr>> {
         if self.peek()? == b'"' {
             self.string().map(Some)
