@@ -20,8 +20,23 @@
 //!   the body as it arrives (text lines or a JSON array, gzip or not) on a blocking thread
 //!   straight into the store's `ListBuilder`, so a 5,000,000-entry list is held once, then
 //!   replaces it in one transaction; `PATCH` adds and removes values.
-//! - [`openapi`]: the OpenAPI 3 description generated from the handlers (utoipa), served at
+//! - [`openapi()`]: the OpenAPI 3 description generated from the handlers (utoipa), served at
 //!   `GET /api/openapi.json`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use bidsieve_admin::{AdminSettings, AdminState, jwt_secret_from_store};
+//!
+//! let store = bidsieve_store::Store::connect("sqlite://data/bidsieve.db").await?;
+//! let settings = AdminSettings::new(jwt_secret_from_store(&store).await?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
+//! let shutdown = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! bidsieve_admin::serve(listener, AdminState::new(store, settings), shutdown).await?;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! The API writes only the store, in one transaction per call; the proxy follows the store's
 //! change feed (a committed change reaches its snapshot within a second). A rejected change is
