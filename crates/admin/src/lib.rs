@@ -153,8 +153,11 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
-/// Serves the admin API on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish.
+/// How long in-flight requests (a list download, say) may take to finish after shutdown.
+pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the admin API on `listener` until `shutdown` resolves, then stops accepting and lets
+/// in-flight requests finish for up to [`DRAIN_GRACE`].
 ///
 /// # Errors
 /// Accepting connections failed.
@@ -164,10 +167,30 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(when_stopped(stopped.clone()))
+    .into_future();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("admin API draining");
+        let _ = stop.send(true);
+    };
+    let deadline = async {
+        when_stopped(stopped.clone()).await;
+        tokio::time::sleep(DRAIN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result,
+        ((), ()) = async { tokio::join!(signal, deadline) } => {
+            tracing::warn!(grace = ?DRAIN_GRACE, "admin API requests still running after the grace period; stopping");
+            Ok(())
+        }
+    }
 }

@@ -11,3 +11,4 @@ mod filters;
 mod lists;
 mod openapi;
 mod records;
+mod serve;
