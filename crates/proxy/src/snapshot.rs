@@ -8,7 +8,7 @@ use ahash::RandomState;
 use bidsieve_filter::{
     BoolOp, CompiledList, CompiledListBuilder, FilterKind, FilterRow, FilterSpec, FilterTree,
 };
-use bidsieve_store::{ConfigData, FilterRecord, Store, StoreError};
+use bidsieve_store::{ConfigData, FilterRecord, ListChunk, Store, StoreError};
 use http::Uri;
 use metrics::Counter;
 use tracing::{error, warn};
@@ -145,23 +145,47 @@ impl SnapshotCache {
             let mut reader = store.list_chunks(id).await?;
             let read_version = reader.version();
             let capacity = usize::try_from(reader.len()).unwrap_or(0);
-            let mut builder = CompiledListBuilder::new(field, capacity);
-            let mut rejected = 0usize;
-            while let Some(chunk) = reader.next_chunk().await? {
-                for value in chunk.values() {
-                    if builder.push(value).is_err() {
-                        rejected += 1;
+            // Normalizing, hashing and sorting millions of values is CPU work: it runs on a
+            // blocking thread fed bucket by bucket, so the async workers only wait for the store
+            // and keep answering bids (the store's reads complete without yielding, so a loop
+            // here would hold a worker for the whole list).
+            let (chunks, mut inbox) = tokio::sync::mpsc::channel::<ListChunk>(4);
+            let build = tokio::task::spawn_blocking(move || {
+                let mut builder = CompiledListBuilder::new(field, capacity);
+                let mut rejected = 0usize;
+                while let Some(chunk) = inbox.blocking_recv() {
+                    for value in chunk.values() {
+                        if builder.push(value).is_err() {
+                            rejected += 1;
+                        }
+                    }
+                }
+                (builder.finish(), rejected)
+            });
+            let mut read = Ok(());
+            loop {
+                match reader.next_chunk().await {
+                    Ok(Some(chunk)) => {
+                        if chunks.send(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        read = Err(err);
+                        break;
                     }
                 }
             }
+            drop(chunks);
+            let (list, rejected) = build.await?;
+            read?;
             if rejected > 0 {
                 warn!(
                     filter.id = id,
                     rejected, "stored list values that do not normalize were skipped"
                 );
             }
-            // Sorting millions of fingerprints is CPU work: keep it off the async workers.
-            let list = tokio::task::spawn_blocking(move || builder.finish()).await?;
             self.lists.insert(id, (read_version, Arc::new(list)));
         }
         Ok(())
