@@ -74,9 +74,8 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        // Another recorder may already be global (a test harness): then our handles still work
-        // through `register_*` below only if ours is the global one, so we keep ours as global
-        // whenever possible and ignore the error otherwise.
+        // Fails only if something else installed a global recorder first; the `metrics!` macros
+        // then record there, and this handle renders an empty page. Nothing in bidsieve does.
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
