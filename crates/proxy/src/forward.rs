@@ -7,6 +7,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 
+use crate::h1::{FORWARDED_HEADERS, H1Error, Limits};
+use crate::response::RelayHeaders;
 use crate::server::Body;
 use crate::snapshot::StreamRoute;
 use crate::state::ProxyState;
@@ -26,9 +28,12 @@ pub(crate) enum Relay {
 /// Why a forward failed, by where it came from.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ForwardError {
-    /// Connecting or talking to the bidder failed.
+    /// Connecting or talking to the bidder failed (hyper's client, `https://`).
     #[error("upstream request failed: {0}")]
     Upstream(#[from] hyper_util::client::legacy::Error),
+    /// Connecting or talking to the bidder failed (the lean client, `http://`).
+    #[error("upstream exchange failed: {0}")]
+    Plain(#[from] H1Error),
     /// The bidder answered with a status other than 200/204.
     #[error("upstream answered {0}")]
     Status(StatusCode),
@@ -42,9 +47,6 @@ pub(crate) enum ForwardError {
     #[error("could not build the upstream request: {0}")]
     Build(#[from] http::Error),
 }
-
-/// Headers copied from the supplier's request to the bidder's.
-const FORWARDED_HEADERS: [&str; 3] = ["content-type", "content-encoding", "x-openrtb-version"];
 
 /// POSTs the original bytes to the stream's bidder, waiting at most `budget`.
 pub(crate) async fn forward(
@@ -76,9 +78,41 @@ async fn exchange(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Option<Response<Body>>, ForwardError> {
+    let Some(plain) = &route.plain else {
+        return exchange_hyper(state, route, headers, body).await;
+    };
+    let settings = state.settings();
+    let limits = Limits {
+        max_body: settings.max_response_body,
+        max_idle: settings.upstream_pool_max_idle,
+    };
+    let answer = plain.post(headers, &body, limits).await?;
+    match answer.status {
+        StatusCode::OK => {}
+        StatusCode::NO_CONTENT => return Ok(None),
+        other => return Err(ForwardError::Status(other)),
+    }
+    if answer.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let headers = RelayHeaders {
+        content_encoding: answer.content_encoding.as_ref(),
+        openrtb_version: answer.openrtb_version.as_ref(),
+    };
+    let relayed = crate::response::relay(state, route, headers, answer.body)?;
+    Ok(Some(relayed))
+}
+
+/// The same exchange through hyper's pooled client (`https://` bidders).
+async fn exchange_hyper(
+    state: &ProxyState,
+    route: &StreamRoute,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Option<Response<Body>>, ForwardError> {
     let mut builder = Request::post(route.endpoint.clone());
     for name in FORWARDED_HEADERS {
-        if let Some(value) = headers.get(name) {
+        if let Some(value) = headers.get(&name) {
             builder = builder.header(name, value.clone());
         }
     }
@@ -104,6 +138,6 @@ async fn exchange(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let relayed = crate::response::relay(state, route, &parts.headers, bytes)?;
+    let relayed = crate::response::relay(state, route, RelayHeaders::of(&parts.headers), bytes)?;
     Ok(Some(relayed))
 }

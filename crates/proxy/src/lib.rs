@@ -16,6 +16,7 @@
 mod bid;
 mod follow;
 mod forward;
+mod h1;
 mod metrics_listener;
 mod outcome;
 mod response;

@@ -11,6 +11,23 @@ use crate::snapshot::StreamRoute;
 use crate::state::ProxyState;
 use crate::win::WinMetrics;
 
+/// The bidder's headers that matter to the relay.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RelayHeaders<'a> {
+    pub content_encoding: Option<&'a HeaderValue>,
+    pub openrtb_version: Option<&'a HeaderValue>,
+}
+
+impl<'a> RelayHeaders<'a> {
+    /// The two headers out of a full header map.
+    pub(crate) fn of(headers: &'a HeaderMap) -> Self {
+        Self {
+            content_encoding: headers.get(header::CONTENT_ENCODING),
+            openrtb_version: headers.get("x-openrtb-version"),
+        }
+    }
+}
+
 /// Turns a bidder's 200 body into the supplier's response: checked to be JSON (else an error,
 /// so the supplier gets a 204), with the customer's rewrites of SPEC §6 applied in one pass
 /// (notice URLs sealed unless `keep_nurl`, the tag appended to HTML `adm` with `inject_tag`).
@@ -21,11 +38,11 @@ use crate::win::WinMetrics;
 pub(crate) fn relay(
     state: &ProxyState,
     route: &StreamRoute,
-    headers: &HeaderMap,
+    headers: RelayHeaders<'_>,
     body: Bytes,
 ) -> Result<Response<Body>, ForwardError> {
     let settings = state.settings();
-    let encoding = headers.get(header::CONTENT_ENCODING);
+    let encoding = headers.content_encoding;
     let gzipped = encoding.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let inflated;
     let json: &[u8] = if gzipped {
@@ -66,7 +83,7 @@ pub(crate) fn relay(
     if let Some(encoding) = encoding {
         out.insert(header::CONTENT_ENCODING, encoding.clone());
     }
-    if let Some(version) = headers.get("x-openrtb-version") {
+    if let Some(version) = headers.openrtb_version {
         out.insert("x-openrtb-version", version.clone());
     }
     Ok(resp)

@@ -43,6 +43,8 @@ pub struct StreamRoute {
     pub supplier_id: i64,
     /// The bidder's URL.
     pub endpoint: Uri,
+    /// The lean client's endpoint when the URL is `http://` (else hyper's client is used).
+    pub(crate) plain: Option<Arc<crate::h1::Endpoint>>,
     /// The customer's tree, specialised for this stream (stream/supplier leaves folded).
     pub tree: FilterTree,
     /// The customer this stream belongs to.
@@ -95,10 +97,11 @@ pub enum BuildError {
 const BUILD_ATTEMPTS: u32 = 3;
 
 /// What survives from one snapshot build to the next: compiled lists by list version, throttle
-/// buckets, metric handles.
+/// buckets, metric handles, bidder endpoints with their idle connections.
 #[derive(Default)]
 pub struct SnapshotCache {
     lists: HashMap<i64, (i64, Arc<CompiledList>)>,
+    endpoints: HashMap<String, Arc<crate::h1::Endpoint>>,
     throttles: HashMap<i64, Arc<Throttle>>,
     stream_metrics: HashMap<i64, StreamMetrics>,
     block_counters: HashMap<(i64, i64), Counter>,
@@ -271,6 +274,7 @@ impl SnapshotCache {
         self.throttles.retain(|id, _| live.contains(id));
 
         let mut streams = HashMap::with_capacity_and_hasher(data.streams.len(), RandomState::new());
+        let mut used_endpoints = std::collections::HashSet::new();
         for stream in &data.streams {
             let (Some(customer), Some(tree)) = (
                 customers.get(&stream.customer_id),
@@ -288,6 +292,18 @@ impl SnapshotCache {
                     continue;
                 }
             };
+            let plain = match self.endpoints.get(&stream.customer_endpoint) {
+                Some(known) => Some(known.clone()),
+                None => crate::h1::Endpoint::for_uri(&endpoint).map(|new| {
+                    let new = Arc::new(new);
+                    self.endpoints
+                        .insert(stream.customer_endpoint.clone(), new.clone());
+                    new
+                }),
+            };
+            if plain.is_some() {
+                used_endpoints.insert(stream.customer_endpoint.as_str());
+            }
             let metrics = self
                 .stream_metrics
                 .entry(stream.id)
@@ -299,12 +315,17 @@ impl SnapshotCache {
                     id: stream.id,
                     supplier_id: stream.supplier_id,
                     endpoint,
+                    plain,
                     tree: tree.specialize(stream.id, stream.supplier_id),
                     customer: customer.clone(),
                     metrics,
                 }),
             );
         }
+        // Endpoints no stream uses any more go, with their idle connections, once the last
+        // snapshot holding them does.
+        self.endpoints
+            .retain(|url, _| used_endpoints.contains(url.as_str()));
         Snapshot {
             version: data.version,
             streams,
