@@ -33,7 +33,8 @@ pub struct ProxySettings {
     pub max_upstream_wait: Duration,
     /// Largest bidder response body relayed.
     pub max_response_body: usize,
-    /// Idle keep-alive connections kept per bidder host.
+    /// Idle keep-alive connections kept per bidder URL and worker thread (`http://`), per
+    /// bidder host (`https://`).
     pub upstream_pool_max_idle: usize,
     /// Bound on the drain of in-flight requests at shutdown.
     pub grace: Duration,
