@@ -60,7 +60,8 @@ pub(crate) async fn forward(
         return Relay::Timeout;
     }
     let started = Instant::now();
-    let outcome = tokio::time::timeout(budget, exchange(state, route, headers, body)).await;
+    let deadline = tokio::time::Instant::from_std(started + budget);
+    let outcome = tokio::time::timeout_at(deadline, exchange(state, route, headers, body)).await;
     route
         .metrics
         .upstream_seconds(started.elapsed().as_secs_f64());

@@ -110,8 +110,12 @@ impl Endpoint {
         let authority = uri.authority()?;
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let path = if path.is_empty() { "/" } else { path };
-        let head = format!("POST {path} HTTP/1.1\r\nhost: {authority}\r\n");
         let host = authority.host();
+        // `host` as RFC 9110 §7.2 has it: never the URL's userinfo.
+        let head = match authority.port() {
+            Some(port) => format!("POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\n"),
+            None => format!("POST {path} HTTP/1.1\r\nhost: {host}\r\n"),
+        };
         // `[::1]` in a URI is `::1` to the resolver.
         let host = host
             .strip_prefix('[')
@@ -135,11 +139,14 @@ impl Endpoint {
         limits: Limits,
     ) -> Result<Answer, H1Error> {
         let max_body = limits.max_body;
-        if let Some(mut conn) = self.checkout() {
+        // One clock read per exchange: its start dates both the idle check and the connection's
+        // return to the list (an exchange is bounded by the bid's budget, far below the timeout).
+        let now = Instant::now();
+        if let Some(mut conn) = self.checkout(now) {
             match conn.exchange(self, headers, body, max_body).await {
                 Ok((answer, keep)) => {
                     if keep {
-                        self.checkin(conn, limits.max_idle);
+                        self.checkin(conn, limits.max_idle, now);
                     }
                     return Ok(answer);
                 }
@@ -153,7 +160,7 @@ impl Endpoint {
         match conn.exchange(self, headers, body, max_body).await {
             Ok((answer, keep)) => {
                 if keep {
-                    self.checkin(conn, limits.max_idle);
+                    self.checkin(conn, limits.max_idle, now);
                 }
                 Ok(answer)
             }
@@ -162,9 +169,8 @@ impl Endpoint {
     }
 
     /// The most recently used idle connection of this thread that is still open.
-    fn checkout(&self) -> Option<Conn> {
+    fn checkout(&self, now: Instant) -> Option<Conn> {
         let list = self.idle.get()?;
-        let now = Instant::now();
         loop {
             let conn = list.borrow_mut().pop()?;
             if now.duration_since(conn.idle_since) > IDLE_TIMEOUT {
@@ -183,11 +189,11 @@ impl Endpoint {
         }
     }
 
-    fn checkin(&self, mut conn: Conn, max_idle: usize) {
+    fn checkin(&self, mut conn: Conn, max_idle: usize, since: Instant) {
         let list = self.idle.get_or(|| RefCell::new(Vec::new()));
         let mut list = list.borrow_mut();
         if list.len() < max_idle {
-            conn.idle_since = Instant::now();
+            conn.idle_since = since;
             list.push(conn);
         }
     }
@@ -644,6 +650,29 @@ mod tests {
         assert!(seen[1].ends_with(b"content-length: 2\r\n\r\n{}"));
     }
 
+    #[test]
+    fn host_header_leaves_out_userinfo_and_keeps_the_port() {
+        let head = |url: &str| {
+            let endpoint = Endpoint::for_uri(&url.parse().unwrap()).unwrap();
+            String::from_utf8(endpoint.head.to_vec()).unwrap()
+        };
+        assert_eq!(
+            head("http://user:secret@bidder.example:8080/rtb?a=1"),
+            "POST /rtb?a=1 HTTP/1.1\r\nhost: bidder.example:8080\r\n"
+        );
+        assert_eq!(
+            head("http://bidder.example"),
+            "POST / HTTP/1.1\r\nhost: bidder.example\r\n"
+        );
+        assert_eq!(
+            head("http://[::1]:9000/b"),
+            "POST /b HTTP/1.1\r\nhost: [::1]:9000\r\n"
+        );
+        let endpoint = Endpoint::for_uri(&"http://[::1]:9000/b".parse().unwrap()).unwrap();
+        assert_eq!((endpoint.host.as_str(), endpoint.port), ("::1", 9000));
+        assert!(Endpoint::for_uri(&"https://bidder.example/".parse().unwrap()).is_none());
+    }
+
     #[tokio::test]
     async fn chunked_body_with_extensions_and_trailers() {
         let (uri, bidder) = scripted(vec![vec![
@@ -751,7 +780,7 @@ mod tests {
             .unwrap();
         assert_eq!(&b.body[..], b"{}");
         // A new connection that closes before answering is an error, not retried again.
-        drop(endpoint.checkout());
+        drop(endpoint.checkout(Instant::now()));
         let c = endpoint.post(&HeaderMap::new(), b"{}", limits(1024)).await;
         assert!(matches!(c, Err(H1Error::Closed)), "{c:?}");
         assert_eq!(bidder.await.unwrap().len(), 4);
