@@ -519,6 +519,17 @@ fn parse_chunk_size(input: &[u8]) -> Result<Option<(usize, usize)>, H1Error> {
     Ok(Some((size, end + 1)))
 }
 
+/// Both parsers over arbitrary bytes (for `fuzz/`): errors, never panics.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_parsers(data: &[u8]) {
+    if let Ok(Some(head)) = parse_head(data) {
+        assert!(head.len <= data.len());
+    }
+    if let Ok(Some((_, line))) = parse_chunk_size(data) {
+        assert!(line <= data.len());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

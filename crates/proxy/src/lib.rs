@@ -28,6 +28,16 @@ mod throttle;
 mod uid2;
 mod win;
 
+/// Entry points for `fuzz/` (cargo-fuzz builds with `--cfg fuzzing`): the bidder client's
+/// parsers, which are private otherwise.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// Runs the response-head and chunk-size parsers over `data`.
+    pub fn response_framing(data: &[u8]) {
+        crate::h1::fuzz_parsers(data);
+    }
+}
+
 pub use follow::Follower;
 pub use metrics_listener::serve_metrics;
 pub use outcome::{Outcome, prometheus};
