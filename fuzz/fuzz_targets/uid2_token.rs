@@ -16,7 +16,9 @@ fn keys() -> &'static (KeySet, i64) {
                 .expect("vectors.json");
         let body = vectors["key_sets"]["bidstream"]["response"].to_string();
         let keys = KeySet::from_json(body.as_bytes()).expect("the oracle's key set");
-        let now = vectors["meta"]["reference_now_ms"].as_i64().expect("reference time");
+        let now = vectors["meta"]["reference_now_ms"]
+            .as_i64()
+            .expect("reference time");
         (keys, now)
     })
 }
