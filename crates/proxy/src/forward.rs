@@ -88,20 +88,37 @@ async fn exchange(
         max_idle: settings.upstream_pool_max_idle,
     };
     let answer = plain.post(headers, &body, limits).await?;
-    match answer.status {
-        StatusCode::OK => {}
-        StatusCode::NO_CONTENT => return Ok(None),
-        other => return Err(ForwardError::Status(other)),
-    }
-    if answer.body.iter().all(u8::is_ascii_whitespace) {
+    if !wants_body(answer.status)? {
         return Ok(None);
     }
     let headers = RelayHeaders {
         content_encoding: answer.content_encoding.as_ref(),
         openrtb_version: answer.openrtb_version.as_ref(),
     };
-    let relayed = crate::response::relay(state, route, headers, answer.body)?;
-    Ok(Some(relayed))
+    relay_body(state, route, headers, answer.body)
+}
+
+/// SPEC §2.2 step 7 on the bidder's status: 200 means read the body, 204 a no-bid, anything
+/// else an error.
+fn wants_body(status: StatusCode) -> Result<bool, ForwardError> {
+    match status {
+        StatusCode::OK => Ok(true),
+        StatusCode::NO_CONTENT => Ok(false),
+        other => Err(ForwardError::Status(other)),
+    }
+}
+
+/// A 200's body: blank is a no-bid, anything else goes to the relay.
+fn relay_body(
+    state: &ProxyState,
+    route: &StreamRoute,
+    headers: RelayHeaders<'_>,
+    body: Bytes,
+) -> Result<Option<Response<Body>>, ForwardError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    crate::response::relay(state, route, headers, body).map(Some)
 }
 
 /// The same exchange through hyper's pooled client (`https://` bidders).
@@ -126,19 +143,13 @@ async fn exchange_hyper(
     let request = builder.body(Full::new(body))?;
     let response = state.client().request(request).await?;
     let (parts, body) = response.into_parts();
-    match parts.status {
-        StatusCode::OK => {}
-        StatusCode::NO_CONTENT => return Ok(None),
-        other => return Err(ForwardError::Status(other)),
+    if !wants_body(parts.status)? {
+        return Ok(None);
     }
     let bytes = Limited::new(body, state.settings().max_response_body)
         .collect()
         .await
         .map_err(|_| ForwardError::Body)?
         .to_bytes();
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let relayed = crate::response::relay(state, route, RelayHeaders::of(&parts.headers), bytes)?;
-    Ok(Some(relayed))
+    relay_body(state, route, RelayHeaders::of(&parts.headers), bytes)
 }

@@ -12,7 +12,7 @@ use crate::state::ProxyState;
 use crate::win::WinMetrics;
 
 /// The bidder's headers that matter to the relay.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct RelayHeaders<'a> {
     pub content_encoding: Option<&'a HeaderValue>,
     pub openrtb_version: Option<&'a HeaderValue>,
