@@ -142,7 +142,11 @@ impl Endpoint {
         // One clock read per exchange: its start dates both the idle check and the connection's
         // return to the list (an exchange is bounded by the bid's budget, far below the timeout).
         let now = Instant::now();
-        if let Some(mut conn) = self.checkout(now) {
+        let (mut conn, mut reused) = match self.checkout(now) {
+            Some(conn) => (conn, true),
+            None => (self.connect().await?, false),
+        };
+        loop {
             match conn.exchange(self, headers, body, max_body).await {
                 Ok((answer, keep)) => {
                     if keep {
@@ -150,21 +154,14 @@ impl Endpoint {
                     }
                     return Ok(answer);
                 }
-                // Closed or reset before any byte of an answer: the bidder dropped the idle
-                // connection as the request went out. Once more on a new connection.
-                Err(Failure::BeforeAnswer(_)) => {}
-                Err(Failure::During(err)) => return Err(err),
-            }
-        }
-        let mut conn = self.connect().await?;
-        match conn.exchange(self, headers, body, max_body).await {
-            Ok((answer, keep)) => {
-                if keep {
-                    self.checkin(conn, limits.max_idle, now);
+                // A kept connection closed or reset before any byte of an answer: the bidder
+                // dropped it as the request went out. Once more on a new connection.
+                Err(Failure::BeforeAnswer(_)) if reused => {
+                    conn = self.connect().await?;
+                    reused = false;
                 }
-                Ok(answer)
+                Err(Failure::BeforeAnswer(err) | Failure::During(err)) => return Err(err),
             }
-            Err(Failure::BeforeAnswer(err) | Failure::During(err)) => Err(err),
         }
     }
 
@@ -622,6 +619,11 @@ mod tests {
         }
     }
 
+    /// `{}` with no forwarded headers, answers up to 1 KiB.
+    async fn post_empty(endpoint: &Endpoint) -> Result<Answer, H1Error> {
+        endpoint.post(&HeaderMap::new(), b"{}", limits(1024)).await
+    }
+
     const NO_BID: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
 
     #[tokio::test]
@@ -640,10 +642,7 @@ mod tests {
             .unwrap();
         assert_eq!(a.status, StatusCode::NO_CONTENT);
         assert!(a.body.is_empty());
-        let b = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let b = post_empty(&endpoint).await.unwrap();
         assert_eq!(b.status, StatusCode::OK);
         assert_eq!(&b.body[..], b"{}");
         assert_eq!(b.openrtb_version.unwrap(), "2.5");
@@ -692,16 +691,10 @@ mod tests {
         ]])
         .await;
         let endpoint = Endpoint::for_uri(&uri).unwrap();
-        let a = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let a = post_empty(&endpoint).await.unwrap();
         assert_eq!(&a.body[..], b"{\"a\":1234567}\n");
         // The connection was kept and is in step for the next answer.
-        let b = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let b = post_empty(&endpoint).await.unwrap();
         assert_eq!(&b.body[..], b"[]");
         assert_eq!(bidder.await.unwrap().len(), 2);
     }
@@ -720,26 +713,14 @@ mod tests {
         ])
         .await;
         let endpoint = Endpoint::for_uri(&uri).unwrap();
-        let a = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let a = post_empty(&endpoint).await.unwrap();
         assert_eq!(&a.body[..], b"{\"x\":1}");
-        let b = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let b = post_empty(&endpoint).await.unwrap();
         assert_eq!(&b.body[..], b"{}");
-        let c = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let c = post_empty(&endpoint).await.unwrap();
         assert_eq!(&c.body[..], b"[]");
         // Each answer above went on a connection of its own: the fourth script is reached.
-        let d = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let d = post_empty(&endpoint).await.unwrap();
         assert_eq!(d.status, StatusCode::NO_CONTENT);
         assert_eq!(bidder.await.unwrap().len(), 4);
     }
@@ -752,16 +733,10 @@ mod tests {
         ])
         .await;
         let endpoint = Endpoint::for_uri(&uri).unwrap();
-        endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        post_empty(&endpoint).await.unwrap();
         // Let the bidder's FIN arrive: the check before use sees it.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let b = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        let b = post_empty(&endpoint).await.unwrap();
         assert_eq!(b.status, StatusCode::NO_CONTENT);
         assert_eq!(
             bidder.await.unwrap().len(),
@@ -781,18 +756,12 @@ mod tests {
         ])
         .await;
         let endpoint = Endpoint::for_uri(&uri).unwrap();
-        endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
-        let b = endpoint
-            .post(&HeaderMap::new(), b"{}", limits(1024))
-            .await
-            .unwrap();
+        post_empty(&endpoint).await.unwrap();
+        let b = post_empty(&endpoint).await.unwrap();
         assert_eq!(&b.body[..], b"{}");
         // A new connection that closes before answering is an error, not retried again.
         drop(endpoint.checkout(Instant::now()));
-        let c = endpoint.post(&HeaderMap::new(), b"{}", limits(1024)).await;
+        let c = post_empty(&endpoint).await;
         assert!(matches!(c, Err(H1Error::Closed)), "{c:?}");
         assert_eq!(bidder.await.unwrap().len(), 4);
     }
