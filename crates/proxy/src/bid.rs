@@ -1,16 +1,20 @@
 //! The bid request pipeline (SPEC §2.2): find the stream, read the body, extract, filter,
 //! throttle, forward, relay.
+//!
+//! Bid requests of the common shape are read by the connection loop of `conn`; the rest
+//! (chunked bodies, `Expect`, HTTP/1.0…) come through hyper to [`handle`]. Both end in
+//! [`run`] and [`record`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bidsieve_filter::Facts;
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use crate::forward::{self, Relay};
+use crate::forward::{self, Forwarded, Relay};
 use crate::outcome::Outcome;
 use crate::server::{Body, bid_path, empty, error};
 use crate::snapshot::StreamRoute;
@@ -18,35 +22,60 @@ use crate::state::ProxyState;
 
 /// Time a client gets to send a request's body once its headers arrived (hyper bounds only
 /// the headers): a stalled or trickled upload must not hold a connection and its buffer forever.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Handles `POST /{client_id}/bids`.
+/// Handles `POST /{client_id}/bids` that came through hyper.
 pub(crate) async fn handle(state: &Arc<ProxyState>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    let route = {
-        let guard = state.snapshot_slot().load();
-        let Some(snapshot) = guard.as_ref() else {
-            return error(
+    let client_id = bid_path(req.uri().path()).unwrap_or_default();
+    let route = match lookup(state, client_id) {
+        Ok(route) => route,
+        Err(missing) => return missing.response(),
+    };
+    let (outcome, response) = read_and_run(state, &route, req).await;
+    record(state, &route, started, outcome);
+    response
+}
+
+/// Why a bid request has no stream to go to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NoRoute {
+    /// No snapshot loaded yet: 503.
+    NotReady,
+    /// No stream with that client id: 404.
+    Unknown,
+}
+
+impl NoRoute {
+    /// The answer of SPEC §2.2 step 1.
+    pub(crate) fn response(self) -> Response<Body> {
+        match self {
+            NoRoute::NotReady => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "NOT_READY",
                 "no configuration loaded yet",
-            );
-        };
-        let client_id = bid_path(req.uri().path()).unwrap_or_default();
-        match snapshot.stream(client_id) {
-            Some(route) => route.clone(),
-            None => return error(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown stream"),
+            ),
+            NoRoute::Unknown => error(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown stream"),
         }
-    };
-    let (outcome, response) = pipeline(state, &route, req).await;
+    }
+}
+
+/// The stream of `client_id` in the current snapshot.
+pub(crate) fn lookup(state: &ProxyState, client_id: &str) -> Result<Arc<StreamRoute>, NoRoute> {
+    let guard = state.snapshot_slot().load();
+    let snapshot = guard.as_ref().ok_or(NoRoute::NotReady)?;
+    snapshot.stream(client_id).cloned().ok_or(NoRoute::Unknown)
+}
+
+/// Counts a request's outcome and records its duration.
+pub(crate) fn record(state: &ProxyState, route: &StreamRoute, started: Instant, outcome: Outcome) {
     route.metrics.count(outcome);
     state
         .latency()
         .record(outcome, started.elapsed().as_secs_f64());
-    response
 }
 
-async fn pipeline(
+async fn read_and_run(
     state: &ProxyState,
     route: &StreamRoute,
     req: Request<Incoming>,
@@ -71,21 +100,22 @@ async fn pipeline(
             return too_large("body over the limit");
         }
         Ok(Err(_)) => return bad_request("could not read the body"),
-        Err(_elapsed) => {
-            return (
-                Outcome::BadRequest,
-                error(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "REQUEST_TIMEOUT",
-                    "body not received in time",
-                ),
-            );
-        }
+        Err(_elapsed) => return timed_out(),
     };
+    run(state, route, Forwarded::of(&parts.headers), raw).await
+}
 
-    let gzipped = is_gzip(&parts.headers);
+/// Steps 2–7 on a request whose body has been read: inflate, extract, evaluate, throttle,
+/// forward, relay.
+pub(crate) async fn run(
+    state: &ProxyState,
+    route: &StreamRoute,
+    headers: Forwarded<'_>,
+    raw: Bytes,
+) -> (Outcome, Response<Body>) {
+    let settings = state.settings();
     let inflated;
-    let json: &[u8] = if gzipped {
+    let json: &[u8] = if headers.is_gzip() {
         match bidsieve_openrtb::decompress_gzip(&raw, settings.max_decompressed) {
             Ok(bytes) => {
                 inflated = bytes;
@@ -125,7 +155,7 @@ async fn pipeline(
     }
 
     let budget = settings.upstream_budget(fields.tmax);
-    let relay = forward::forward(state, route, &parts.headers, raw, budget).await;
+    let relay = forward::forward(state, route, headers, raw, budget).await;
     match relay {
         Relay::Bid(response) => (Outcome::ForwardedBid, response),
         Relay::NoBid => (Outcome::NoBid, empty(StatusCode::NO_CONTENT)),
@@ -137,22 +167,30 @@ async fn pipeline(
     }
 }
 
-fn is_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
-}
-
-fn too_large(message: &str) -> (Outcome, Response<Body>) {
+/// 413: the body, or what it inflates to, is over the limit.
+pub(crate) fn too_large(message: &str) -> (Outcome, Response<Body>) {
     (
         Outcome::TooLarge,
         error(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", message),
     )
 }
 
-fn bad_request(message: &str) -> (Outcome, Response<Body>) {
+/// 400 with `message`.
+pub(crate) fn bad_request(message: &str) -> (Outcome, Response<Body>) {
     (
         Outcome::BadRequest,
         error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message),
+    )
+}
+
+/// 408: the body did not arrive within [`BODY_READ_TIMEOUT`].
+pub(crate) fn timed_out() -> (Outcome, Response<Body>) {
+    (
+        Outcome::BadRequest,
+        error(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "body not received in time",
+        ),
     )
 }

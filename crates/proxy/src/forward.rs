@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::h1::{FORWARDED_HEADERS, H1Error, Limits};
+use crate::h1::{H1Error, Limits};
 use crate::response::RelayHeaders;
 use crate::server::Body;
 use crate::snapshot::StreamRoute;
@@ -48,11 +48,51 @@ pub(crate) enum ForwardError {
     Build(#[from] http::Error),
 }
 
+/// The supplier's headers copied to the bidder's request (SPEC §2.2 step 6), as the supplier
+/// sent them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Forwarded<'a> {
+    pub content_type: Option<&'a [u8]>,
+    pub content_encoding: Option<&'a [u8]>,
+    pub openrtb_version: Option<&'a [u8]>,
+}
+
+impl<'a> Forwarded<'a> {
+    /// The three headers out of a full header map.
+    pub(crate) fn of(headers: &'a HeaderMap) -> Self {
+        let get = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
+        Self {
+            content_type: get("content-type"),
+            content_encoding: get("content-encoding"),
+            openrtb_version: get("x-openrtb-version"),
+        }
+    }
+
+    /// True when the body is gzip-compressed.
+    pub(crate) fn is_gzip(&self) -> bool {
+        self.content_encoding
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"gzip"))
+    }
+
+    /// The headers to send, lower-case names: `content-type` first (`application/json` when
+    /// the supplier sent none), then the others the supplier sent.
+    pub(crate) fn each(self) -> impl Iterator<Item = (&'static str, &'a [u8])> {
+        let content_type = self.content_type.unwrap_or(b"application/json");
+        [
+            ("content-type", Some(content_type)),
+            ("content-encoding", self.content_encoding),
+            ("x-openrtb-version", self.openrtb_version),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+}
+
 /// POSTs the original bytes to the stream's bidder, waiting at most `budget`.
 pub(crate) async fn forward(
     state: &ProxyState,
     route: &StreamRoute,
-    headers: &HeaderMap,
+    headers: Forwarded<'_>,
     body: Bytes,
     budget: Duration,
 ) -> Relay {
@@ -76,7 +116,7 @@ pub(crate) async fn forward(
 async fn exchange(
     state: &ProxyState,
     route: &StreamRoute,
-    headers: &HeaderMap,
+    headers: Forwarded<'_>,
     body: Bytes,
 ) -> Result<Option<Response<Body>>, ForwardError> {
     let Some(plain) = &route.plain else {
@@ -125,20 +165,12 @@ fn relay_body(
 async fn exchange_hyper(
     state: &ProxyState,
     route: &StreamRoute,
-    headers: &HeaderMap,
+    headers: Forwarded<'_>,
     body: Bytes,
 ) -> Result<Option<Response<Body>>, ForwardError> {
     let mut builder = Request::post(route.endpoint.clone());
-    for name in FORWARDED_HEADERS {
-        if let Some(value) = headers.get(&name) {
-            builder = builder.header(name, value.clone());
-        }
-    }
-    if !headers.contains_key(header::CONTENT_TYPE) {
-        builder = builder.header(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+    for (name, value) in headers.each() {
+        builder = builder.header(name, value);
     }
     let request = builder.body(Full::new(body))?;
     let response = state.client().request(request).await?;

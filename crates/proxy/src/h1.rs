@@ -20,17 +20,12 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use http::{HeaderValue, StatusCode, Uri};
 use thread_local::ThreadLocal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Headers copied from the supplier's request to the bidder's (SPEC §2.2 step 6).
-pub(crate) const FORWARDED_HEADERS: [header::HeaderName; 3] = [
-    header::CONTENT_TYPE,
-    header::CONTENT_ENCODING,
-    header::HeaderName::from_static("x-openrtb-version"),
-];
+use crate::forward::Forwarded;
 
 /// Most response headers read; a bidder sending more is answered as a protocol error.
 const MAX_HEADERS: usize = 64;
@@ -134,7 +129,7 @@ impl Endpoint {
     /// connection dropped mid-exchange is closed, never reused.
     pub(crate) async fn post(
         &self,
-        headers: &HeaderMap,
+        headers: Forwarded<'_>,
         body: &[u8],
         limits: Limits,
     ) -> Result<Answer, H1Error> {
@@ -234,7 +229,7 @@ impl Conn {
     async fn exchange(
         &mut self,
         endpoint: &Endpoint,
-        headers: &HeaderMap,
+        headers: Forwarded<'_>,
         body: &[u8],
         max_body: usize,
     ) -> Result<(Answer, bool), Failure> {
@@ -258,20 +253,15 @@ impl Conn {
         Ok(answer)
     }
 
-    fn write_request(&mut self, endpoint: &Endpoint, headers: &HeaderMap, body: &[u8]) {
+    fn write_request(&mut self, endpoint: &Endpoint, headers: Forwarded<'_>, body: &[u8]) {
         let out = &mut self.output;
         out.clear();
         out.extend_from_slice(&endpoint.head);
-        for name in &FORWARDED_HEADERS {
-            if let Some(value) = headers.get(name) {
-                out.extend_from_slice(name.as_str().as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(value.as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-        if !headers.contains_key(header::CONTENT_TYPE) {
-            out.extend_from_slice(b"content-type: application/json\r\n");
+        for (name, value) in headers.each() {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"content-length: ");
         out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
@@ -605,11 +595,12 @@ mod tests {
         }
     }
 
-    fn forwarded_headers() -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        headers.insert("x-openrtb-version", HeaderValue::from_static("2.6"));
-        headers
+    fn forwarded_headers() -> Forwarded<'static> {
+        Forwarded {
+            content_type: None,
+            content_encoding: Some(b"gzip"),
+            openrtb_version: Some(b"2.6"),
+        }
     }
 
     fn limits(max_body: usize) -> Limits {
@@ -621,7 +612,9 @@ mod tests {
 
     /// `{}` with no forwarded headers, answers up to 1 KiB.
     async fn post_empty(endpoint: &Endpoint) -> Result<Answer, H1Error> {
-        endpoint.post(&HeaderMap::new(), b"{}", limits(1024)).await
+        endpoint
+            .post(Forwarded::default(), b"{}", limits(1024))
+            .await
     }
 
     const NO_BID: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
@@ -637,7 +630,7 @@ mod tests {
         .await;
         let endpoint = Endpoint::for_uri(&uri).unwrap();
         let a = endpoint
-            .post(&forwarded_headers(), b"{\"id\":1}", limits(1024))
+            .post(forwarded_headers(), b"{\"id\":1}", limits(1024))
             .await
             .unwrap();
         assert_eq!(a.status, StatusCode::NO_CONTENT);
@@ -652,8 +645,8 @@ mod tests {
         assert_eq!(
             String::from_utf8(seen[0].clone()).unwrap(),
             format!(
-                "POST /bid?x=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-encoding: gzip\r\n\
-                 x-openrtb-version: 2.6\r\ncontent-type: application/json\r\n\
+                "POST /bid?x=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n\
+                 content-encoding: gzip\r\nx-openrtb-version: 2.6\r\n\
                  content-length: 8\r\n\r\n{{\"id\":1}}"
             )
         );
@@ -777,8 +770,7 @@ mod tests {
         ])
         .await;
         let endpoint = Endpoint::for_uri(&uri).unwrap();
-        let none = HeaderMap::new();
-        let post = || endpoint.post(&none, b"{}", limits(10));
+        let post = || endpoint.post(Forwarded::default(), b"{}", limits(10));
         assert!(matches!(post().await, Err(H1Error::TooLarge)));
         assert!(matches!(post().await, Err(H1Error::TooLarge)));
         assert!(matches!(post().await, Err(H1Error::Protocol(_))));

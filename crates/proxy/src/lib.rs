@@ -14,6 +14,7 @@
 //! [`Outcome`], counted per stream.
 
 mod bid;
+mod conn;
 mod follow;
 mod forward;
 mod h1;

@@ -1,6 +1,5 @@
 //! The listener: accepts connections, routes requests (SPEC §2.1), and drains on shutdown.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,13 +8,13 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::AbortHandle;
 use tracing::{debug, info, warn};
 
+use crate::conn;
 use crate::state::ProxyState;
 
 /// The body type of every response the proxy writes.
@@ -31,14 +30,22 @@ pub async fn serve(
     state: Arc<ProxyState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    let (drain, draining) = watch::channel(false);
+    let shared = Arc::new(conn::Shared {
+        state: state.clone(),
+        http,
+        draining,
+    });
     tokio::pin!(shutdown);
     // Bounds open connections: at the cap, accepting waits (the kernel's backlog queues).
-    let slots = Arc::new(Semaphore::new(state.settings().max_connections.max(1)));
+    // Every connection's task holds a slot until it ends: the drain waits for all of them.
+    let cap = state.settings().max_connections.clamp(1, u32::MAX as usize);
+    let slots = Arc::new(Semaphore::new(cap));
+    let mut open = OpenConnections::default();
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => match slot {
@@ -61,32 +68,67 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let service = service_fn(move |req| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(route(&state, req).await) }
-        });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(error) = conn.await {
+        let conn_state = Arc::new(conn::ConnState::default());
+        let watched = conn_state.clone();
+        let shared = shared.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = conn::serve(shared, stream, watched).await {
                 debug!(peer.addr = %peer, %error, "connection ended with an error");
             }
+            // Also when the drain aborts the task: the slot goes with it.
             drop(slot);
         });
+        open.add(conn_state, task.abort_handle());
     }
-    let open = graceful.count();
+    drop(listener);
+    // Idle connections close now, busy ones after their answer, hyper's once drained.
+    let _ = drain.send(true);
+    let open = open.close_all();
     info!(connections = open, "proxy draining");
     let grace = state.settings().grace;
     tokio::select! {
-        () = graceful.shutdown() => info!("proxy drained"),
+        _ = slots.acquire_many(cap as u32) => info!("proxy drained"),
         () = tokio::time::sleep(grace) => warn!(grace = ?grace, "proxy drain timed out"),
     }
     Ok(())
 }
 
+/// The connections of a listener, for the drain. Only the accept loop touches it (no lock);
+/// ended ones are dropped from it as it grows.
+#[derive(Default)]
+struct OpenConnections {
+    conns: Vec<(Arc<conn::ConnState>, AbortHandle)>,
+    prune_at: usize,
+}
+
+impl OpenConnections {
+    fn add(&mut self, state: Arc<conn::ConnState>, task: AbortHandle) {
+        if self.conns.len() >= self.prune_at {
+            self.conns.retain(|(_, task)| !task.is_finished());
+            self.prune_at = (self.conns.len() * 2).max(64);
+        }
+        self.conns.push((state, task));
+    }
+
+    /// Asks every connection to close, aborting those waiting for a request; the number that
+    /// were still open.
+    fn close_all(self) -> usize {
+        let mut open = 0;
+        for (state, task) in self.conns {
+            if task.is_finished() {
+                continue;
+            }
+            open += 1;
+            if state.close() {
+                task.abort();
+            }
+        }
+        open
+    }
+}
+
 /// Routes one request.
-async fn route(state: &Arc<ProxyState>, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn route(state: &Arc<ProxyState>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     if path.starts_with(crate::win::WIN_PREFIX) {
         if req.method() != Method::GET {

@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod connection;
 mod filters;
 mod limits;
 mod snapshot;
