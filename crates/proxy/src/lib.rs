@@ -1,7 +1,8 @@
-//! bidsieve's data plane: the hyper server that answers suppliers' bid requests (SPEC §2).
+//! bidsieve's data plane: the server that answers suppliers' bid requests (SPEC §2).
 //!
 //! - [`serve`]: the bid listener (routes, body limits, the pipeline of SPEC §2.2, drain on
-//!   shutdown); [`serve_metrics`]: the Prometheus listener.
+//!   shutdown): bid requests of the common shape through the connection loop of `conn`,
+//!   anything else through hyper's server; [`serve_metrics`]: the Prometheus listener.
 //! - [`ProxyState`]: what every request shares: the [`Snapshot`] in an `ArcSwapOption` (one
 //!   `load` per request), the pooled upstream client, the settings, the UID2 gate.
 //! - `GET /win/{token}` (module `win`): the win and billing notices of sealed notice URLs
