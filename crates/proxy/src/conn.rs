@@ -506,6 +506,29 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     )
 }
 
+/// [`parse`] over arbitrary bytes, checking what it returns points inside the head (for the
+/// tests and `fuzz/`).
+#[cfg(any(test, fuzzing))]
+pub(crate) fn check_parse(data: &[u8]) {
+    if let Parsed::Bid(head) = parse(data) {
+        assert!(head.len <= data.len());
+        let inside = |range: &Range<usize>| range.start <= range.end && range.end <= head.len;
+        assert!(inside(&head.client_id) && !head.client_id.is_empty());
+        let id = &data[head.client_id.clone()];
+        assert!(!id.contains(&b'/'));
+        for range in [
+            &head.content_type,
+            &head.content_encoding,
+            &head.openrtb_version,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(inside(range));
+        }
+    }
+}
+
 /// The connection handed to hyper: the bytes the loop read first, then the socket.
 struct Rewind {
     prefix: Bytes,
@@ -629,6 +652,27 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert!(matches!(parse(&many), Parsed::Other));
+    }
+
+    #[test]
+    fn every_prefix_and_one_byte_change_of_a_head_parses_without_panic() {
+        let raw = b"POST /c1/bids HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                    Content-Encoding: gzip\r\nx-openrtb-version: 2.6\r\nContent-Length: 2\r\n\r\n{}";
+        let head_len = raw.len() - 2;
+        for end in 0..head_len {
+            assert!(matches!(
+                parse(&raw[..end]),
+                Parsed::Partial | Parsed::Other
+            ));
+        }
+        let mut changed = raw.to_vec();
+        for i in 0..raw.len() {
+            for byte in [0u8, b'\r', b'\n', b' ', b':', b'/', b'?', 0x80, 0xff, b'9'] {
+                changed[i] = byte;
+                check_parse(&changed);
+            }
+            changed[i] = raw[i];
+        }
     }
 
     #[test]

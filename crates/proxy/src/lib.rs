@@ -30,13 +30,18 @@ mod throttle;
 mod uid2;
 mod win;
 
-/// Entry points for `fuzz/` (cargo-fuzz builds with `--cfg fuzzing`): the bidder client's
-/// parsers, which are private otherwise.
+/// Entry points for `fuzz/` (cargo-fuzz builds with `--cfg fuzzing`): the parsers of the bidder
+/// client and of the bid loop, which are private otherwise.
 #[cfg(fuzzing)]
 pub mod fuzzing {
     /// Runs the response-head and chunk-size parsers over `data`.
     pub fn response_framing(data: &[u8]) {
         crate::h1::fuzz_parsers(data);
+    }
+
+    /// Runs the bid loop's request-head parser over `data`.
+    pub fn request_head(data: &[u8]) {
+        crate::conn::check_parse(data);
     }
 }
 
