@@ -173,7 +173,7 @@ async fn bid_exchange(
     let client_id = std::str::from_utf8(&conn.input[head.client_id.clone()]).unwrap_or_default();
     let route = bid::lookup(state, client_id);
     let max_body = state.settings().max_body;
-    let too_long = usize::try_from(head.body).map_or(true, |len| len > max_body);
+    let too_long = head.body > max_body;
     let route = match route {
         Err(missing) => {
             let response = missing.response();
@@ -182,10 +182,7 @@ async fn bid_exchange(
             if too_long {
                 return Ok((response, true));
             }
-            let Ok(_) = conn
-                .read_message(head.len + head.body as usize, &mut armed)
-                .await
-            else {
+            let Ok(_) = conn.read_message(head.len + head.body, &mut armed).await else {
                 return Err(());
             };
             return Ok((response, false));
@@ -197,10 +194,7 @@ async fn bid_exchange(
         bid::record(state, &route, started, outcome);
         return Ok((response, true));
     }
-    let message = match conn
-        .read_message(head.len + head.body as usize, &mut armed)
-        .await
-    {
+    let message = match conn.read_message(head.len + head.body, &mut armed).await {
         Ok(message) => message,
         Err(Fill::Late) => {
             let (outcome, response) = bid::timed_out();
@@ -412,7 +406,7 @@ struct Head {
     /// Length of the head, blank line included.
     len: usize,
     /// Declared body length (0 when none).
-    body: u64,
+    body: usize,
     client_id: Range<usize>,
     content_type: Option<Range<usize>>,
     content_encoding: Option<Range<usize>>,
@@ -467,7 +461,7 @@ fn parse(buf: &[u8]) -> Parsed {
             if length.is_some() {
                 return Parsed::Other;
             }
-            let Some(declared) = parse_length(value) else {
+            let Some(declared) = crate::h1::parse_length(value) else {
                 return Parsed::Other;
             };
             length = Some(declared);
@@ -492,18 +486,6 @@ fn parse(buf: &[u8]) -> Parsed {
     }
     head.body = length.unwrap_or(0);
     Parsed::Bid(head)
-}
-
-/// A `Content-Length` value: 1 to 18 ASCII digits.
-fn parse_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        value
-            .iter()
-            .fold(0, |n, &digit| n * 10 + u64::from(digit - b'0')),
-    )
 }
 
 /// [`parse`] over arbitrary bytes, checking what it returns points inside the head (for the
@@ -673,19 +655,6 @@ mod tests {
             }
             changed[i] = raw[i];
         }
-    }
-
-    #[test]
-    fn content_lengths() {
-        assert_eq!(parse_length(b"0"), Some(0));
-        assert_eq!(parse_length(b"1500"), Some(1500));
-        assert_eq!(
-            parse_length(b"999999999999999999"),
-            Some(999_999_999_999_999_999)
-        );
-        assert_eq!(parse_length(b""), None);
-        assert_eq!(parse_length(b"1 5"), None);
-        assert_eq!(parse_length(b"-1"), None);
     }
 
     #[test]

@@ -464,7 +464,7 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, H1Error> {
 }
 
 /// A `Content-Length` value: ASCII digits only.
-fn parse_length(value: &[u8]) -> Option<usize> {
+pub(crate) fn parse_length(value: &[u8]) -> Option<usize> {
     let value = value.trim_ascii();
     if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
         return None;
