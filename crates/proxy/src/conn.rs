@@ -53,6 +53,10 @@ const KEEP_BUFFER: usize = 64 * 1024;
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How far the idle deadline may lag behind: the timer is reset at most this often.
 const IDLE_SLACK: Duration = Duration::from_secs(15);
+/// Longest a connection closed with its request body unread keeps reading (and dropping) it.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes read and dropped that way.
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
 /// Time a request that did not arrive in one read gets for its head and body.
 const REQUEST_TIMEOUT: Duration = bid::BODY_READ_TIMEOUT;
 
@@ -152,7 +156,15 @@ pub(crate) async fn serve(
         };
         let close = must_close || head.close || state.closing();
         conn.encode(response, close);
-        if conn.write(close).await.is_err() || close {
+        if conn.write(close).await.is_err() {
+            return Ok(());
+        }
+        if must_close {
+            // The body is still coming: closing now could reset the connection before the
+            // client read the answer.
+            conn.linger().await;
+        }
+        if close {
             return Ok(());
         }
         if conn.input.is_empty() && conn.input.capacity() > KEEP_BUFFER {
@@ -309,6 +321,21 @@ impl Conn {
             self.stream.shutdown().await?;
         }
         Ok(())
+    }
+
+    /// After an answer that left the body unread (and a FIN sent): reads and drops what the
+    /// client still sends, until it closes, for at most [`LINGER`] and [`LINGER_BYTES`], so that
+    /// the close does not turn into a reset that destroys the answer (nginx's lingering close).
+    async fn linger(&mut self) {
+        self.reset(tokio::time::Instant::now() + LINGER);
+        let mut dropped = 0usize;
+        while dropped < LINGER_BYTES {
+            self.input.clear();
+            match self.fill().await {
+                Ok(Fill::Data) => dropped += self.input.len(),
+                _ => return,
+            }
+        }
     }
 
     /// Serves the rest of the connection with hyper, starting with the bytes already read.

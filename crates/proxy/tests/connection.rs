@@ -208,8 +208,27 @@ async fn a_body_over_the_limit_is_answered_413_and_the_connection_closed() {
     assert_eq!(answer.status, 413);
     assert_eq!(answer.json()["error"]["id"], "TOO_LARGE");
     assert!(wire.closed().await);
+
+    // A client still sending the body after the answer: the server reads and drops it for a
+    // while instead of closing on unread data (which resets the connection: the client's next
+    // write would fail, and a slower client could lose the answer).
+    let mut wire = Wire::open(&proxy).await;
+    let mut request = format!(
+        "POST /{}/bids HTTP/1.1\r\ncontent-length: {over}\r\n\r\n",
+        route.client_id
+    )
+    .into_bytes();
+    request.resize(request.len() + 64 * 1024, b' ');
+    wire.send(&request).await;
+    let answer = wire.answer().await;
+    assert_eq!(answer.status, 413);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let more = wire.stream.write_all(&[b' '; 64 * 1024]).await;
+    assert!(more.is_ok(), "the rest of the body was refused: {more:?}");
+    assert!(wire.closed().await);
+
     assert_eq!(bidder.count(), 0);
-    metrics::assert_outcomes(route.stream_id, &[("too_large", 1)]);
+    metrics::assert_outcomes(route.stream_id, &[("too_large", 2)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
