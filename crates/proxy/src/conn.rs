@@ -109,13 +109,13 @@ pub(crate) async fn serve(
     state: Arc<ConnState>,
 ) -> Result<(), hyper::Error> {
     let now = Instant::now();
-    let deadline = tokio::time::Instant::from_std(now + IDLE_TIMEOUT);
     let mut conn = Conn {
         stream,
         input: BytesMut::with_capacity(READ_CHUNK),
         output: Vec::with_capacity(512),
-        timer: Box::pin(tokio::time::sleep_until(deadline)),
-        deadline,
+        timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+            now + IDLE_TIMEOUT,
+        ))),
     };
     let mut last = now;
     loop {
@@ -234,8 +234,6 @@ struct Conn {
     /// The answer being written.
     output: Vec<u8>,
     timer: Pin<Box<Sleep>>,
-    /// The timer's deadline.
-    deadline: tokio::time::Instant,
 }
 
 /// What a read brought.
@@ -291,7 +289,8 @@ impl Conn {
     /// Keeps the timer at most [`IDLE_SLACK`] short of `IDLE_TIMEOUT` after `since`.
     fn arm_idle(&mut self, since: Instant) {
         let want = tokio::time::Instant::from_std(since + IDLE_TIMEOUT);
-        if self.deadline + IDLE_SLACK < want || self.deadline > want {
+        let deadline = self.timer.deadline();
+        if deadline + IDLE_SLACK < want || deadline > want {
             self.reset(want);
         }
     }
@@ -302,7 +301,6 @@ impl Conn {
     }
 
     fn reset(&mut self, deadline: tokio::time::Instant) {
-        self.deadline = deadline;
         self.timer.as_mut().reset(deadline);
     }
 
