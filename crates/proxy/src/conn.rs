@@ -136,10 +136,7 @@ pub(crate) async fn serve(
             match parse(&conn.input) {
                 Parsed::Bid(head) => break head,
                 Parsed::Partial if conn.input.len() < MAX_HEAD => {
-                    if !armed {
-                        conn.arm_request(Instant::now());
-                        armed = true;
-                    }
+                    conn.arm_request(&mut armed);
                     if !matches!(conn.fill().await, Ok(Fill::Data)) {
                         return Ok(());
                     }
@@ -273,10 +270,7 @@ impl Conn {
             self.input.reserve(len - self.input.len());
         }
         while self.input.len() < len {
-            if !*armed {
-                self.arm_request(Instant::now());
-                *armed = true;
-            }
+            self.arm_request(armed);
             match self.fill().await {
                 Ok(Fill::Data) => {}
                 Ok(other) => return Err(other),
@@ -295,9 +289,12 @@ impl Conn {
         }
     }
 
-    /// Gives the request that started at `now` [`REQUEST_TIMEOUT`].
-    fn arm_request(&mut self, now: Instant) {
-        self.reset(tokio::time::Instant::from_std(now + REQUEST_TIMEOUT));
+    /// Gives the current request [`REQUEST_TIMEOUT`] from now, once: `armed` says it was.
+    fn arm_request(&mut self, armed: &mut bool) {
+        if !*armed {
+            self.reset(tokio::time::Instant::now() + REQUEST_TIMEOUT);
+            *armed = true;
+        }
     }
 
     fn reset(&mut self, deadline: tokio::time::Instant) {
