@@ -13,6 +13,8 @@
 
 use std::borrow::Cow;
 
+use wide::{CmpEq, CmpLt, i8x16};
+
 use crate::error::{MAX_DEPTH, ParseError, SyntaxError};
 
 /// A failure whose [`ParseError`] is stored in the [`Cursor`].
@@ -99,15 +101,16 @@ fn special_mask(v: u64, ascii: bool) -> u64 {
     if ascii { (hits | v) & HI } else { hits & HI }
 }
 
-/// High bit set in the lowest byte of `v` that is `"`, `\\`, below 0x20 or at or above 0x80 (the
-/// bytes a plain string cannot hold); zero when there is none. Bits above the lowest may be false
-/// positives. Cheaper than [`special_mask`]: as bytes at or above 0x80 count, the `& !x` terms
-/// that keep them out of the per-byte tests are not needed.
+/// Bit `i` set for each byte `i` of `chunk` that a plain string cannot hold: `"`, `\\`, below
+/// 0x20 or at or above 0x80. Three SIMD compares (SSE2 on x86_64, through `wide`): bytes at or
+/// above 0x80 are negative as `i8`, so one signed "less than 0x20" covers them and the controls.
 #[inline(always)]
-fn plain_mask(v: u64) -> u64 {
-    let quote = v ^ (LO * u64::from(b'"'));
-    let backslash = v ^ (LO * u64::from(b'\\'));
-    (quote.wrapping_sub(LO) | backslash.wrapping_sub(LO) | v.wrapping_sub(LO * 0x20) | v) & HI
+fn plain_mask(chunk: &[u8; 16]) -> u32 {
+    let v = i8x16::new(chunk.map(|b| b as i8));
+    let hits = v.cmp_eq(i8x16::splat(b'"' as i8))
+        | v.cmp_eq(i8x16::splat(b'\\' as i8))
+        | v.cmp_lt(i8x16::splat(0x20));
+    hits.move_mask() as u32
 }
 
 #[inline(always)]
@@ -445,73 +448,59 @@ fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
 
 /// The index of the closing quote of the string whose body starts at `start`, when the string is
 /// plain (printable ASCII without escapes) and not within 16 bytes of the end of `buf`; `None`
-/// sends the caller to the general scanner. Inline word tests when the string ends within 16
+/// sends the caller to the general scanner. One 16-byte test when the string ends within 16
 /// bytes (keys and most short values), else [`plain_string_end_long`].
 #[inline(always)]
 fn plain_string_end(buf: &[u8], start: usize) -> Option<usize> {
-    let pair = buf.get(start..)?.first_chunk::<16>()?;
-    let (a, b) = pair.split_first_chunk::<8>()?;
-    let a = u64::from_le_bytes(*a);
-    let (v, mask, at) = match plain_mask(a) {
-        0 => {
-            let b = u64::from_le_bytes(*b.first_chunk::<8>()?);
-            match plain_mask(b) {
-                0 => return plain_string_end_long(buf, start),
-                mask => (b, mask, start + 8),
-            }
+    let chunk = buf.get(start..)?.first_chunk::<16>()?;
+    match plain_mask(chunk) {
+        0 => plain_string_end_long(buf, start),
+        mask => {
+            // The string ends here if the first byte it cannot hold is `"`.
+            let k = mask.trailing_zeros() as usize;
+            (chunk.get(k) == Some(&b'"')).then_some(start + k)
         }
-        mask => (a, mask, start),
-    };
-    // The lowest bit is exact: the string ends here if the first special byte is `"`.
-    let k = mask.trailing_zeros() / 8;
-    ((v >> (k * 8)) as u8 == b'"').then_some(at + k as usize)
+    }
 }
 
-/// [`plain_string_end`] with the string's bytes (for keys): a slice taken where the compiler can
-/// see it is in bounds (no check left) when the string ends within 16 bytes.
+/// [`plain_string_end`] with the string's bytes (for keys), sliced from the tested chunk.
 #[inline(always)]
 fn plain_string(buf: &[u8], start: usize) -> Option<(&[u8], usize)> {
-    let rest = buf.get(start..)?;
-    let pair = rest.first_chunk::<16>()?;
-    let (a, b) = pair.split_first_chunk::<8>()?;
-    let a = u64::from_le_bytes(*a);
-    let (v, mask, at) = match plain_mask(a) {
+    let chunk = buf.get(start..)?.first_chunk::<16>()?;
+    match plain_mask(chunk) {
         0 => {
-            let b = u64::from_le_bytes(*b.first_chunk::<8>()?);
-            match plain_mask(b) {
-                0 => {
-                    let end = plain_string_end_long(buf, start)?;
-                    return Some((buf.get(start..end)?, end));
-                }
-                mask => (b, mask, 8),
-            }
+            let end = plain_string_end_long(buf, start)?;
+            Some((buf.get(start..end)?, end))
         }
-        mask => (a, mask, 0),
-    };
-    // The lowest bit is exact: the string ends here if the first special byte is `"`.
-    let k = (mask.trailing_zeros() / 8) as usize;
-    if (v >> (k * 8)) as u8 != b'"' {
-        return None;
+        mask => {
+            let k = mask.trailing_zeros() as usize;
+            if chunk.get(k) != Some(&b'"') {
+                return None;
+            }
+            Some((chunk.get(..k)?, start + k))
+        }
     }
-    let len = (at + k) & 15;
-    Some((pair.get(..len)?, start + len))
 }
 
-/// [`plain_string_end`] for a string whose first 16 bytes are plain: two words at a time.
+/// [`plain_string_end`] for a string whose first 16 bytes are plain: 32 bytes at a time.
 #[inline(never)]
 fn plain_string_end_long(buf: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 16;
-    while let Some(pair) = buf.get(i..).and_then(<[u8]>::first_chunk::<16>) {
-        let (a, b) = pair.split_first_chunk::<8>()?;
-        let a = u64::from_le_bytes(*a);
-        let b = u64::from_le_bytes(*b.first_chunk::<8>()?);
-        let (ma, mb) = (plain_mask(a), plain_mask(b));
-        if ma | mb != 0 {
-            let (v, m, at) = if ma != 0 { (a, ma, i) } else { (b, mb, i + 8) };
-            let k = m.trailing_zeros() / 8;
-            return ((v >> (k * 8)) as u8 == b'"').then_some(at + k as usize);
+    while let Some(pair) = buf.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+        let (a, b) = pair.split_first_chunk::<16>()?;
+        let mask = plain_mask(a) | plain_mask(b.first_chunk::<16>()?) << 16;
+        if mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            return (pair.get(k) == Some(&b'"')).then_some(i + k);
         }
-        i += 16;
+        i += 32;
+    }
+    if let Some(chunk) = buf.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        let mask = plain_mask(chunk);
+        if mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            return (chunk.get(k) == Some(&b'"')).then_some(i + k);
+        }
     }
     None
 }
@@ -1123,33 +1112,47 @@ mod tests {
     }
 
     #[test]
-    fn plain_mask_finds_the_first_byte_a_plain_string_cannot_hold() {
-        for pos in 0..8 {
-            for special in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xa0, 0xff] {
-                let mut word = *b"abcdefgh";
-                word[pos] = special;
-                let mask = plain_mask(u64::from_le_bytes(word));
-                assert_eq!(
-                    mask.trailing_zeros() / 8,
-                    pos as u32,
-                    "{special:#x} at {pos}"
-                );
-                // Any special byte above does not move the lowest bit.
-                if pos < 7 {
-                    word[7] = 0x00;
-                    let mask = plain_mask(u64::from_le_bytes(word));
-                    assert_eq!(
-                        mask.trailing_zeros() / 8,
-                        pos as u32,
-                        "{special:#x} at {pos}"
-                    );
-                }
+    fn plain_mask_flags_exactly_the_bytes_a_plain_string_cannot_hold() {
+        for b in 0..=255u8 {
+            let special = b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b);
+            for pos in 0..16 {
+                let mut chunk = *b"abcdefghijklmnop";
+                chunk[pos] = b;
+                let want = if special { 1 << pos } else { 0 };
+                assert_eq!(plain_mask(&chunk), want, "{b:#x} at {pos}");
             }
         }
-        for b in 0x20..0x80u8 {
-            let word = u64::from_le_bytes([b; 8]);
-            assert_eq!(plain_mask(word) == 0, b != b'"' && b != b'\\', "{b:#x}");
+        assert_eq!(plain_mask(b"\"\\\x00\x1f\x80\xff abcdefghi"), 0b11_1111);
+    }
+
+    #[test]
+    fn plain_strings_end_at_their_quote_or_go_to_the_general_scanner() {
+        // Every length around the 16- and 32-byte steps, with and without room after the quote.
+        for len in 0..80 {
+            let text = "x".repeat(len);
+            for tail in [0, 1, 15, 16, 40] {
+                let buf = format!("{text}\"{}", " ".repeat(tail));
+                let end = plain_string_end(buf.as_bytes(), 0);
+                let keyed = plain_string(buf.as_bytes(), 0);
+                if tail >= 16 {
+                    // Room for every read: the quote is found.
+                    assert_eq!(end, Some(len), "len {len} tail {tail}");
+                } else {
+                    // Near the end of the body: found, or left to the general scanner.
+                    assert!(end.is_none() || end == Some(len), "len {len} tail {tail}");
+                }
+                assert_eq!(keyed.map(|(k, e)| (k.len(), e)), end.map(|e| (e, e)));
+            }
+            // A byte a plain string cannot hold before the quote: never plain.
+            for bad in [b'\\', 0x01, 0x80] {
+                let mut buf = format!("{text}?\"{}", " ".repeat(40)).into_bytes();
+                buf[len] = bad;
+                assert_eq!(plain_string_end(&buf, 0), None, "len {len} bad {bad:#x}");
+            }
         }
+        // Long plain strings are found wherever the quote falls.
+        let long = format!("{}\"{}", "y".repeat(100), " ".repeat(40));
+        assert_eq!(plain_string_end(long.as_bytes(), 0), Some(100));
     }
 
     #[test]
