@@ -455,12 +455,16 @@ fn plain_string_end(buf: &[u8], start: usize) -> Option<usize> {
     let chunk = buf.get(start..)?.first_chunk::<16>()?;
     match plain_mask(chunk) {
         0 => plain_string_end_long(buf, start),
-        mask => {
-            // The string ends here if the first byte it cannot hold is `"`.
-            let k = mask.trailing_zeros() as usize;
-            (chunk.get(k) == Some(&b'"')).then_some(start + k)
-        }
+        mask => quote_at(chunk, mask).map(|k| start + k),
     }
+}
+
+/// The offset of the first byte flagged in `mask` (not zero) when that byte of `bytes` is the
+/// closing quote; `None` when it is a byte a plain string cannot hold.
+#[inline(always)]
+fn quote_at(bytes: &[u8], mask: u32) -> Option<usize> {
+    let k = mask.trailing_zeros() as usize;
+    (bytes.get(k) == Some(&b'"')).then_some(k)
 }
 
 /// [`plain_string_end`] with the string's bytes (for keys), sliced from the tested chunk.
@@ -473,10 +477,7 @@ fn plain_string(buf: &[u8], start: usize) -> Option<(&[u8], usize)> {
             Some((buf.get(start..end)?, end))
         }
         mask => {
-            let k = mask.trailing_zeros() as usize;
-            if chunk.get(k) != Some(&b'"') {
-                return None;
-            }
+            let k = quote_at(chunk, mask)?;
             Some((chunk.get(..k)?, start + k))
         }
     }
@@ -490,16 +491,14 @@ fn plain_string_end_long(buf: &[u8], start: usize) -> Option<usize> {
         let (a, b) = pair.split_first_chunk::<16>()?;
         let mask = plain_mask(a) | plain_mask(b.first_chunk::<16>()?) << 16;
         if mask != 0 {
-            let k = mask.trailing_zeros() as usize;
-            return (pair.get(k) == Some(&b'"')).then_some(i + k);
+            return quote_at(pair, mask).map(|k| i + k);
         }
         i += 32;
     }
     if let Some(chunk) = buf.get(i..).and_then(<[u8]>::first_chunk::<16>) {
         let mask = plain_mask(chunk);
         if mask != 0 {
-            let k = mask.trailing_zeros() as usize;
-            return (chunk.get(k) == Some(&b'"')).then_some(i + k);
+            return quote_at(chunk, mask).map(|k| i + k);
         }
     }
     None
