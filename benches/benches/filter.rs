@@ -161,6 +161,9 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Distinct values the list lookups cycle through.
+const DISTINCT_PROBES: usize = 1 << 20;
+
 fn bench_filter(c: &mut Criterion) {
     let rss_before = peak_rss_kib();
     let started = Instant::now();
@@ -186,12 +189,12 @@ fn bench_filter(c: &mut Criterion) {
     };
     let stream3 = tree.specialize(3, 1);
 
-    // 4096 members and 4096 non-members, visited in turn so lookups touch cold memory the way
-    // distinct users do.
-    let mut hits = Vec::with_capacity(4096);
-    let mut misses = Vec::with_capacity(4096);
+    // 2^20 members and 2^20 non-members, visited in turn so lookups touch cold memory the way
+    // distinct users do (their list lines, 2 × 64 MiB of them, cannot stay in cache).
+    let mut hits = Vec::with_capacity(DISTINCT_PROBES);
+    let mut misses = Vec::with_capacity(DISTINCT_PROBES);
     let mut value = String::new();
-    for k in 0..4096u64 {
+    for k in 0..DISTINCT_PROBES as u64 {
         device_id(mix(k) % BIG_LIST as u64, &mut value);
         hits.push(value.clone());
         device_id(BIG_LIST as u64 + k, &mut value);
@@ -202,13 +205,13 @@ fn bench_filter(c: &mut Criterion) {
     let mut i = 0usize;
     group.bench_function("lookup_hit", |b| {
         b.iter(|| {
-            i = (i + 1) & 4095;
+            i = (i + 1) % DISTINCT_PROBES;
             black_box(big.contains_str(black_box(&hits[i])))
         })
     });
     group.bench_function("lookup_miss", |b| {
         b.iter(|| {
-            i = (i + 1) & 4095;
+            i = (i + 1) % DISTINCT_PROBES;
             black_box(big.contains_str(black_box(&misses[i])))
         })
     });
