@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(10_000);
     let bodies = match args.next() {
-        Some(path) => bodies(std::fs::read(path)?)?,
+        Some(path) => bodies(&path)?,
         None => vec![BANNER_25.as_bytes().to_vec()],
     };
     let started = Instant::now();
@@ -47,39 +47,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The requests of a `BSC1` corpus (a `BSC1 <n>` line, then per request a `<flag> <kind> <len>`
-/// line, the body and a newline; gzip bodies are refused), or `file` itself as one request.
-fn bodies(file: Vec<u8>) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
-    let Some(rest) = file.strip_prefix(b"BSC1 ") else {
+/// The requests of `path`: a `BSC1` corpus (plain bodies only), or the file as one request.
+fn bodies(path: &str) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
+    let file = std::fs::read(path)?;
+    if !file.starts_with(b"BSC1 ") {
         return Ok(vec![file]);
-    };
-    let mut lines = rest;
-    let count: usize = std::str::from_utf8(line(&mut lines)?)?.parse()?;
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let meta = std::str::from_utf8(line(&mut lines)?)?;
-        let mut parts = meta.split(' ');
-        if parts.next() == Some("g") {
+    }
+    let mut out = Vec::new();
+    for record in bidsieve_loadtest::read_corpus(path)? {
+        if record.gzip {
             return Err("gzip corpus: extract_loop reads plain bodies".into());
         }
-        let len: usize = parts
-            .nth(1)
-            .ok_or("corpus line without a length")?
-            .parse()?;
-        let body = lines.get(..len).ok_or("truncated corpus")?.to_vec();
-        lines = lines.get(len + 1..).ok_or("truncated corpus")?;
-        out.push(body);
+        out.push(record.body.to_vec());
     }
     Ok(out)
-}
-
-/// The bytes up to the next newline of `rest`, which moves past it.
-fn line<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], Box<dyn std::error::Error>> {
-    let end = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or("truncated corpus")?;
-    let (head, tail) = rest.split_at(end);
-    *rest = tail.get(1..).unwrap_or_default();
-    Ok(head)
 }

@@ -21,55 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bidsieve_loadtest::{CorpusRecord, read_corpus};
 use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-
-/// One request of the corpus.
-struct Record {
-    gzip: bool,
-    body: Bytes,
-}
-
-/// Reads the corpus format `loadtest/run` writes: a `BSC1 <count>` line, then per record a
-/// `<g|-> <pass|drop> <length>` line, the body, and a newline.
-fn read_corpus(path: &str) -> anyhow::Result<Vec<Record>> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
-    let mut pos = 0usize;
-    let line = |pos: &mut usize| -> anyhow::Result<String> {
-        let rest = data.get(*pos..).context("corpus truncated")?;
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .context("corpus truncated")?;
-        let text = std::str::from_utf8(&rest[..end])?.to_owned();
-        *pos += end + 1;
-        Ok(text)
-    };
-    let head = line(&mut pos)?;
-    let count: usize = head
-        .strip_prefix("BSC1 ")
-        .context("not a BSC1 corpus")?
-        .trim()
-        .parse()?;
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let meta = line(&mut pos)?;
-        let mut parts = meta.split(' ');
-        let gzip = parts.next() == Some("g");
-        let _expected = parts.next();
-        let len: usize = parts.next().context("record length")?.parse()?;
-        let body = data.get(pos..pos + len).context("corpus truncated")?;
-        out.push(Record {
-            gzip,
-            body: Bytes::copy_from_slice(body),
-        });
-        pos += len + 1;
-    }
-    anyhow::ensure!(!out.is_empty(), "empty corpus");
-    Ok(out)
-}
 
 struct Sample {
     start_us: u32,
@@ -80,7 +36,7 @@ struct Sample {
 async fn connection(
     target: std::net::SocketAddr,
     path: Arc<str>,
-    corpus: Arc<Vec<Record>>,
+    corpus: Arc<Vec<CorpusRecord>>,
     first: usize,
     t0: Instant,
     until: Instant,

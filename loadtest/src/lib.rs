@@ -6,7 +6,9 @@
 //! - [`user_id`]: the generated user ids of the big user list (the driver's corpus generator
 //!   computes the same ids to pick members and non-members);
 //! - [`list_members`]: which ids a list generation holds;
-//! - [`serve_http1`]: a minimal hyper accept loop for the stub servers.
+//! - [`serve_http1`]: a minimal hyper accept loop for the stub servers;
+//! - [`read_corpus`]: the request corpora the driver writes (the probe sends them,
+//!   `benches/examples/extract_loop` extracts them).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -106,6 +108,57 @@ pub fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
+}
+
+/// One request of a corpus.
+pub struct CorpusRecord {
+    /// The body is gzip-compressed (sent with `Content-Encoding: gzip`).
+    pub gzip: bool,
+    /// The body as sent.
+    pub body: Bytes,
+}
+
+/// Reads the corpus format `loadtest/run` writes: a `BSC1 <count>` line, then per record a
+/// `<g|-> <pass|drop> <length>` line, the body, and a newline.
+///
+/// # Errors
+/// The file cannot be read, is not a `BSC1` corpus, is truncated or holds no record.
+pub fn read_corpus(path: &str) -> anyhow::Result<Vec<CorpusRecord>> {
+    use anyhow::Context as _;
+    let data = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+    let mut pos = 0usize;
+    let line = |pos: &mut usize| -> anyhow::Result<String> {
+        let rest = data.get(*pos..).context("corpus truncated")?;
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .context("corpus truncated")?;
+        let text = std::str::from_utf8(&rest[..end])?.to_owned();
+        *pos += end + 1;
+        Ok(text)
+    };
+    let head = line(&mut pos)?;
+    let count: usize = head
+        .strip_prefix("BSC1 ")
+        .context("not a BSC1 corpus")?
+        .trim()
+        .parse()?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let meta = line(&mut pos)?;
+        let mut parts = meta.split(' ');
+        let gzip = parts.next() == Some("g");
+        let _expected = parts.next();
+        let len: usize = parts.next().context("record length")?.parse()?;
+        let body = data.get(pos..pos + len).context("corpus truncated")?;
+        out.push(CorpusRecord {
+            gzip,
+            body: Bytes::copy_from_slice(body),
+        });
+        pos += len + 1;
+    }
+    anyhow::ensure!(!out.is_empty(), "empty corpus");
+    Ok(out)
 }
 
 #[cfg(test)]
