@@ -54,7 +54,7 @@ fn bodies(path: &str) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
         return Ok(vec![file]);
     }
     let mut out = Vec::new();
-    for record in bidsieve_loadtest::read_corpus(path)? {
+    for record in bidsieve_loadtest::parse_corpus(&file)? {
         if record.gzip {
             return Err("gzip corpus: extract_loop reads plain bodies".into());
         }

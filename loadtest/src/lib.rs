@@ -7,7 +7,7 @@
 //!   computes the same ids to pick members and non-members);
 //! - [`list_members`]: which ids a list generation holds;
 //! - [`serve_http1`]: a minimal hyper accept loop for the stub servers;
-//! - [`read_corpus`]: the request corpora the driver writes (the probe sends them,
+//! - [`read_corpus`] / [`parse_corpus`]: the request corpora the driver writes (the probe sends them,
 //!   `benches/examples/extract_loop` extracts them).
 
 use std::convert::Infallible;
@@ -118,22 +118,31 @@ pub struct CorpusRecord {
     pub body: Bytes,
 }
 
-/// Reads the corpus format `loadtest/run` writes: a `BSC1 <count>` line, then per record a
-/// `<g|-> <pass|drop> <length>` line, the body, and a newline.
+/// Reads the corpus file at `path`; see [`parse_corpus`].
 ///
 /// # Errors
-/// The file cannot be read, is not a `BSC1` corpus, is truncated or holds no record.
+/// The file cannot be read, or [`parse_corpus`] refuses it.
 pub fn read_corpus(path: &str) -> anyhow::Result<Vec<CorpusRecord>> {
     use anyhow::Context as _;
     let data = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+    parse_corpus(&data)
+}
+
+/// Parses the corpus format `loadtest/run` writes: a `BSC1 <count>` line, then per record a
+/// `<g|-> <pass|drop> <length>` line, the body, and a newline.
+///
+/// # Errors
+/// `data` is not a `BSC1` corpus, is truncated or holds no record.
+pub fn parse_corpus(data: &[u8]) -> anyhow::Result<Vec<CorpusRecord>> {
+    use anyhow::Context as _;
     let mut pos = 0usize;
-    let line = |pos: &mut usize| -> anyhow::Result<String> {
+    let line = |pos: &mut usize| -> anyhow::Result<&str> {
         let rest = data.get(*pos..).context("corpus truncated")?;
         let end = rest
             .iter()
             .position(|&b| b == b'\n')
             .context("corpus truncated")?;
-        let text = std::str::from_utf8(&rest[..end])?.to_owned();
+        let text = std::str::from_utf8(rest.get(..end).unwrap_or_default())?;
         *pos += end + 1;
         Ok(text)
     };
@@ -145,8 +154,7 @@ pub fn read_corpus(path: &str) -> anyhow::Result<Vec<CorpusRecord>> {
         .parse()?;
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        let meta = line(&mut pos)?;
-        let mut parts = meta.split(' ');
+        let mut parts = line(&mut pos)?.split(' ');
         let gzip = parts.next() == Some("g");
         let _expected = parts.next();
         let len: usize = parts.next().context("record length")?.parse()?;
