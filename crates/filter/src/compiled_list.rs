@@ -9,7 +9,8 @@
 //!   directory: a 5,000,000-entry list takes about 40 MB whatever the length of its values. A
 //!   lookup hashes the value once, reads two directory words (the directory, 256 KiB for 5M
 //!   values, stays in cache) and compares the window of 32 fingerprints around where
-//!   interpolation puts the value's in its bucket of ~64: one memory access. A value that is
+//!   interpolation puts the value's in its bucket of ~64: one memory access (into huge pages
+//!   for large lists, see the `table` module). A value that is
 //!   not in the list is reported as present only if its fingerprint equals one of the list's:
 //!   with `n` distinct values the probability is about `n / 2^64` per lookup (3e-13 for 5M),
 //!   and the per-list random seed keeps an outsider from aiming at a collision;
@@ -28,6 +29,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::error::ListItemError;
 use crate::list::{ListItem, ListValues, normalize_item, parse_size};
 use crate::model::ListField;
+use crate::table::FingerprintTable;
 
 /// String lists with at most this many distinct values are kept as exact strings; longer ones
 /// become fingerprints.
@@ -191,7 +193,7 @@ impl CompiledList {
                 .map(|s| s.len() + size_of::<Box<str>>())
                 .sum::<usize>(),
             Repr::Fingerprints(f) => {
-                f.fingerprints.len() * size_of::<u64>() + f.directory.len() * size_of::<u32>()
+                f.fingerprints.memory_bytes() + f.directory.len() * size_of::<u32>()
             }
             Repr::Ints(v) => v.len() * size_of::<i64>(),
             Repr::Countries(c) => c.other.len() * size_of::<[u8; 3]>(),
@@ -411,7 +413,7 @@ struct Fingerprints {
     seed: u64,
     bits: u32,
     directory: Box<[u32]>,
-    fingerprints: Box<[u64]>,
+    fingerprints: FingerprintTable,
 }
 
 impl Fingerprints {
@@ -442,7 +444,7 @@ impl Fingerprints {
             seed,
             bits,
             directory: directory.into_boxed_slice(),
-            fingerprints: fingerprints.into_boxed_slice(),
+            fingerprints: FingerprintTable::new(fingerprints),
         }
     }
 
@@ -462,7 +464,11 @@ impl Fingerprints {
         else {
             return Probe::NOT_FOUND;
         };
-        let Some(slice) = self.fingerprints.get(start as usize..end as usize) else {
+        let Some(slice) = self
+            .fingerprints
+            .as_slice()
+            .get(start as usize..end as usize)
+        else {
             return Probe::NOT_FOUND;
         };
         if slice.len() <= WINDOW {

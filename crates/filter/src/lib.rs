@@ -58,6 +58,7 @@ mod list;
 mod model;
 mod render;
 mod row;
+mod table;
 mod validate;
 
 pub use compile::{FilterTree, ListSource, NoLists};
