@@ -29,7 +29,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::error::ListItemError;
 use crate::list::{ListItem, ListValues, normalize_item, parse_size};
 use crate::model::ListField;
-use crate::table::FingerprintTable;
+use crate::table::{FingerprintBuffer, FingerprintTable};
 
 /// String lists with at most this many distinct values are kept as exact strings; longer ones
 /// become fingerprints.
@@ -271,7 +271,7 @@ pub struct CompiledListBuilder {
     field: ListField,
     seed: u64,
     strings: Vec<Box<str>>,
-    fingerprints: Vec<u64>,
+    fingerprints: FingerprintBuffer,
     ints: Vec<i64>,
     countries: CountrySet,
     sizes: Vec<u64>,
@@ -294,7 +294,7 @@ impl CompiledListBuilder {
             field,
             seed,
             strings: Vec::new(),
-            fingerprints: Vec::new(),
+            fingerprints: FingerprintBuffer::with_capacity(0),
             ints: Vec::new(),
             countries: CountrySet::default(),
             sizes: Vec::new(),
@@ -302,7 +302,8 @@ impl CompiledListBuilder {
         };
         match ListKind::of_field(field) {
             ListKind::Strings if capacity > SMALL_STRING_SET => {
-                builder.fingerprints.reserve_exact(capacity);
+                // Large lists collect straight into huge-page memory (see the `table` module).
+                builder.fingerprints = FingerprintBuffer::with_capacity(capacity);
             }
             ListKind::Ints => builder.ints.reserve_exact(capacity),
             ListKind::Sizes => builder.sizes.reserve(capacity.min(1024)),
@@ -357,13 +358,10 @@ impl CompiledListBuilder {
                 return;
             }
             // One distinct value too many for an exact set: switch to fingerprints.
-            let seed = self.seed;
-            let spilled: Vec<u64> = self
-                .strings
-                .drain(..)
-                .map(|s| xxh3_64_with_seed(s.as_bytes(), seed))
-                .collect();
-            self.fingerprints.extend(spilled);
+            for s in self.strings.drain(..) {
+                self.fingerprints
+                    .push(xxh3_64_with_seed(s.as_bytes(), self.seed));
+            }
         }
         self.fingerprints
             .push(xxh3_64_with_seed(text.as_bytes(), self.seed));
@@ -392,7 +390,7 @@ impl CompiledListBuilder {
                 Repr::Strings(strings.into_boxed_slice())
             }
             ListKind::Strings => {
-                Repr::Fingerprints(Fingerprints::new(self.seed, self.fingerprints))
+                Repr::Fingerprints(Fingerprints::new(self.seed, self.fingerprints.finish()))
             }
         };
         CompiledList { repr }
@@ -417,9 +415,9 @@ struct Fingerprints {
 }
 
 impl Fingerprints {
-    fn new(seed: u64, mut fingerprints: Vec<u64>) -> Self {
-        fingerprints.sort_unstable();
-        fingerprints.dedup();
+    /// The directory over `table`'s sorted, distinct fingerprints.
+    fn new(seed: u64, table: FingerprintTable) -> Self {
+        let fingerprints = table.as_slice();
         // Offsets are u32: a list of more than 4 billion values would need 32 GB of
         // fingerprints, far beyond any store row count this system accepts; saturate anyway.
         let n = fingerprints.len();
@@ -444,7 +442,7 @@ impl Fingerprints {
             seed,
             bits,
             directory: directory.into_boxed_slice(),
-            fingerprints: FingerprintTable::new(fingerprints),
+            fingerprints: table,
         }
     }
 
@@ -612,6 +610,31 @@ mod tests {
 
     use super::*;
 
+    fn fingerprints_of(members: &[u64]) -> Fingerprints {
+        let mut buffer = FingerprintBuffer::with_capacity(members.len());
+        for &fp in members {
+            buffer.push(fp);
+        }
+        Fingerprints::new(0, buffer.finish())
+    }
+
+    #[test]
+    fn lists_in_huge_page_memory_find_every_member_and_no_outsider() {
+        // 600,000 fingerprints are 4.8 MB: over the threshold, collected into a mapping.
+        let members: Vec<String> = (0..600_000).map(|i| format!("member-{i}")).collect();
+        let mut builder = CompiledListBuilder::with_seed(ListField::User, members.len(), 7);
+        for m in &members {
+            builder.push(m).unwrap();
+        }
+        let list = builder.finish();
+        assert_eq!(list.len(), members.len());
+        assert!(!list.is_exact());
+        // The table's mapping is counted whole, in 2 MiB pages (4.8 MB → 6 MiB).
+        assert!(list.memory_bytes() >= 6 << 20, "{}", list.memory_bytes());
+        assert!(members.iter().all(|m| list.contains_str(m)));
+        assert!((0..600_000).all(|i| !list.contains_str(&format!("outsider-{i}"))));
+    }
+
     fn strings(field: ListField, values: &[&str]) -> CompiledList {
         CompiledList::build(field, values.iter().copied()).unwrap()
     }
@@ -770,7 +793,7 @@ mod tests {
     fn uniform_fingerprints_are_found_in_their_interpolated_window() {
         let members = uniform(300_000, 1);
         let outsiders = uniform(100_000, 2);
-        let set = Fingerprints::new(0, members.clone());
+        let set = fingerprints_of(&members);
         assert_eq!(set.bits, 12, "about 64 fingerprints a bucket");
         let mut fallbacks = 0;
         for &fp in &members {
@@ -797,7 +820,7 @@ mod tests {
         // most of them, and the binary search must still find each and nothing else.
         let mut members: Vec<u64> = (0..5_000u64).map(|i| i * 7).collect();
         members.push(u64::MAX - 3);
-        let set = Fingerprints::new(0, members.clone());
+        let set = fingerprints_of(&members);
         let mut fallbacks = 0;
         for &fp in &members {
             let probe = set.probe(fp);
