@@ -101,7 +101,8 @@ pub(crate) async fn forward(
     }
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + budget);
-    let outcome = tokio::time::timeout_at(deadline, exchange(state, route, headers, body)).await;
+    let outcome =
+        tokio::time::timeout_at(deadline, exchange(state, route, headers, body, started)).await;
     route
         .metrics
         .upstream_seconds(started.elapsed().as_secs_f64());
@@ -118,6 +119,7 @@ async fn exchange(
     route: &StreamRoute,
     headers: Forwarded<'_>,
     body: Bytes,
+    started: Instant,
 ) -> Result<Option<Response<Body>>, ForwardError> {
     let Some(plain) = &route.plain else {
         return exchange_hyper(state, route, headers, body).await;
@@ -127,7 +129,7 @@ async fn exchange(
         max_body: settings.max_response_body,
         max_idle: settings.upstream_pool_max_idle,
     };
-    let answer = plain.post(headers, &body, limits).await?;
+    let answer = plain.post(headers, &body, limits, started).await?;
     if !wants_body(answer.status)? {
         return Ok(None);
     }
