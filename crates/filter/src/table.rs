@@ -163,7 +163,9 @@ impl FingerprintBuffer {
                     slot.copy_from_slice(&fingerprint.to_ne_bytes());
                     *len += 1;
                 } else {
-                    // More values than the expected count: continue on the heap.
+                    // More values than the expected count: continue on the heap. Only this
+                    // rare path holds the fingerprints twice for a moment (here, and again when
+                    // `finish` maps the heap's table).
                     let mut heap = Vec::with_capacity(*len * 2);
                     heap.extend_from_slice(words_mut(map, *len).unwrap_or_default());
                     heap.push(fingerprint);
