@@ -238,7 +238,8 @@ impl Conn {
         self.write_request(endpoint, headers, body);
         // One `sendto` with the body copied after the head: a `writev` of head and body saves
         // the copy (~0.15% of a forward's CPU under perf) but costs more in the kernel's VFS
-        // path (`vfs_writev`, `fdget_pos`, `fput`: ~1.5%).
+        // path (`vfs_writev`, `import_iovec`, `fput`, `fdget_pos`, `rw_verify_area`: ~1.9%;
+        // BENCHMARKS.md, session 10).
         if let Err(err) = self.io.write_all(&self.output).await {
             return Err(Failure::BeforeAnswer(err.into()));
         }
