@@ -237,26 +237,34 @@ pub(crate) async fn put_list(
         .map_err(ApiError::internal)?;
     let started = std::time::Instant::now();
     let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE);
-    let parser = tokio::task::spawn_blocking(move || {
+    // Parsing and committing millions of values is seconds of CPU: both run as background
+    // jobs (nice 19), so that bids on the same machine go first.
+    let parser = bidsieve_store::low_priority("bidsieve-list-parse", move || {
         let mut upload = ListUpload::new(format, field, gzip, capacity, limit);
         while let Some(chunk) = queue.blocking_recv() {
             upload.feed(&chunk)?;
         }
         upload.finish()
-    });
+    })?;
     let received = read_into(body, &chunks, limit).await;
     drop(chunks);
-    let parsed = parser.await.map_err(ApiError::internal)?;
+    let parsed = parser.await?;
     // A body error first (too large, cut off), then what the parser found.
     received?;
     let list = parsed?;
     let parsed_in = started.elapsed();
 
-    let mut tx = state.store().begin().await?;
-    still_list(&mut tx, &record, field).await?;
-    let applied = tx.replace_list_bucketed(record.id, &list).await?;
-    tx.commit().await?;
-    drop(list);
+    let target = record.clone();
+    let commit = state
+        .store()
+        .background("bidsieve-list-commit", move |store| async move {
+            let mut tx = store.begin().await?;
+            still_list(&mut tx, &target, field).await?;
+            let applied = tx.replace_list_bucketed(target.id, &list).await?;
+            tx.commit().await?;
+            Ok::<_, ApiError>(applied)
+        })?;
+    let applied = commit.await??;
     tracing::info!(
         customer.id = customer,
         filter.id = id,

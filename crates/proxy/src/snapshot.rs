@@ -8,7 +8,7 @@ use ahash::RandomState;
 use bidsieve_filter::{
     BoolOp, CompiledList, CompiledListBuilder, FilterKind, FilterRow, FilterSpec, FilterTree,
 };
-use bidsieve_store::{ConfigData, FilterRecord, ListChunk, Store, StoreError};
+use bidsieve_store::{ConfigData, FilterRecord, Store, StoreError};
 use http::Uri;
 use metrics::Counter;
 use tracing::{error, warn};
@@ -84,12 +84,6 @@ pub enum BuildError {
     /// The store could not be read.
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    /// The list compile thread could not start.
-    #[error("cannot start the list compile thread: {0}")]
-    Thread(std::io::Error),
-    /// The list compile thread ended without a result (it panicked).
-    #[error("the list compile thread failed")]
-    ThreadLost,
 }
 
 /// Reads of the configuration per build when filters keep vanishing under it (deleted while
@@ -148,52 +142,25 @@ impl SnapshotCache {
             if self.lists.get(&id).is_some_and(|(v, _)| *v == version) {
                 continue;
             }
-            let mut reader = store.list_chunks(id).await?;
-            let read_version = reader.version();
-            let capacity = usize::try_from(reader.len()).unwrap_or(0);
-            // Normalizing, hashing and sorting millions of values is CPU work: it runs on a
-            // blocking thread fed bucket by bucket, so the async workers only wait for the store
-            // and keep answering bids (the store's reads complete without yielding, so a loop
-            // here would hold a worker for the whole list).
-            let (chunks, mut inbox) = tokio::sync::mpsc::channel::<ListChunk>(4);
-            let (done, build) = tokio::sync::oneshot::channel();
-            // A thread of its own at the lowest normal priority (nice 19): where the proxy
-            // shares a core with it, bids go first, and the compile still progresses on a
-            // busy machine (a 5M-entry list is ~0.5 s of CPU).
-            std::thread::Builder::new()
-                .name("bidsieve-list-build".to_owned())
-                .spawn(move || {
-                    lower_priority();
-                    let mut builder = CompiledListBuilder::new(field, capacity);
-                    let mut rejected = 0usize;
-                    while let Some(chunk) = inbox.blocking_recv() {
-                        for value in chunk.values() {
-                            if builder.push(value).is_err() {
-                                rejected += 1;
-                            }
+            // Reading, normalizing, hashing and sorting millions of values is a second of CPU:
+            // it runs as a background job (nice 19, with a private connection whose SQLite
+            // worker thread is niced too), so that where the proxy shares a core with it,
+            // bids go first, and the async workers only wait for its result.
+            let job = store.background("bidsieve-list-build", move |store| async move {
+                let mut reader = store.list_chunks(id).await?;
+                let capacity = usize::try_from(reader.len()).unwrap_or(0);
+                let mut builder = CompiledListBuilder::new(field, capacity);
+                let mut rejected = 0usize;
+                while let Some(chunk) = reader.next_chunk().await? {
+                    for value in chunk.values() {
+                        if builder.push(value).is_err() {
+                            rejected += 1;
                         }
-                    }
-                    let _ = done.send((builder.finish(), rejected));
-                })
-                .map_err(BuildError::Thread)?;
-            let mut read = Ok(());
-            loop {
-                match reader.next_chunk().await {
-                    Ok(Some(chunk)) => {
-                        if chunks.send(chunk).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(err) => {
-                        read = Err(err);
-                        break;
                     }
                 }
-            }
-            drop(chunks);
-            let (list, rejected) = build.await.map_err(|_| BuildError::ThreadLost)?;
-            read?;
+                Ok::<_, StoreError>((reader.version(), builder.finish(), rejected))
+            })?;
+            let (read_version, list, rejected) = job.await??;
             if rejected > 0 {
                 warn!(
                     filter.id = id,
@@ -333,27 +300,6 @@ impl SnapshotCache {
     }
 }
 
-/// Gives the calling thread the lowest normal scheduling priority (Linux: nice 19). Best
-/// effort: a refusal changes nothing.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::{
-            NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
-            set_thread_priority_and_policy, thread_native_id,
-        };
-        let normal = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
-        // The crate's portable scale: 0 is the lowest priority, mapped to nice 19 on Linux.
-        let Ok(lowest) = ThreadPriorityValue::try_from(0u8) else {
-            return;
-        };
-        let lowest = ThreadPriority::Crossplatform(lowest);
-        if let Err(error) = set_thread_priority_and_policy(thread_native_id(), lowest, normal) {
-            tracing::debug!(?error, "could not lower the list compile thread's priority");
-        }
-    }
-}
-
 fn row(record: &FilterRecord) -> FilterRow<'_> {
     FilterRow {
         id: record.id,
@@ -378,31 +324,5 @@ fn drop_everything() -> FilterTree {
         Ok(tree) => tree,
         // A lone boolean root always compiles.
         Err(_) => unreachable!("a lone boolean root compiles"),
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use super::*;
-
-    /// Field 19 of `/proc/thread-self/stat`: the thread's nice value.
-    fn own_nice() -> i64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        // The command name (field 2) is in parentheses and may hold spaces: count after it.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        after.split(' ').nth(16).unwrap().parse().unwrap()
-    }
-
-    #[test]
-    fn the_list_compile_thread_runs_at_nice_19() {
-        let nice = std::thread::spawn(|| {
-            lower_priority();
-            own_nice()
-        })
-        .join()
-        .unwrap();
-        assert_eq!(nice, 19);
-        // Only that thread: this one keeps its priority.
-        assert_ne!(own_nice(), 19);
     }
 }

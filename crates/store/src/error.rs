@@ -43,6 +43,12 @@ pub enum StoreError {
     /// A migration failed or the applied migrations do not match this build.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A background job's thread could not start (or no async runtime was running).
+    #[error("cannot start a background job: {0}")]
+    JobThread(std::io::Error),
+    /// A background job's thread ended without a result (it panicked).
+    #[error("a background job ended without a result")]
+    JobLost,
     /// Any other database failure (connection, I/O, SQL).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

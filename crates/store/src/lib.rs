@@ -15,9 +15,13 @@
 //!   sees commits made through this `Store` at once, [`Store::listen_changes`] sees every
 //!   process's commits on PostgreSQL (LISTEN/NOTIFY), [`Store::config_version`] is the cheap poll.
 //!
+//! - [`Store::background`], [`low_priority`]: bulk list work on a thread at the lowest normal
+//!   priority, with a private connection, so that bids sharing the machine go first.
+//!
 //! The store deals in plain rows and strings: it does not know what a filter means (the filter
 //! crate validates, the admin API decides) and never logs secrets or the store URL.
 
+mod background;
 mod changes;
 mod customers;
 mod error;
@@ -40,6 +44,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::watch;
 
+pub use background::{Job, low_priority};
 pub use changes::{CHANGE_CHANNEL, ChangeListener};
 pub use error::StoreError;
 pub use lists::{
@@ -82,8 +87,8 @@ struct Inner {
     engine: Engine,
     /// Kept for [`Store::listen_changes`]; may hold a password, so never logged or printed.
     url: String,
-    /// Latest version committed through this process.
-    changes: watch::Sender<i64>,
+    /// Latest version committed through this process (shared with private handles).
+    changes: Arc<watch::Sender<i64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -143,7 +148,7 @@ impl Store {
                 pool,
                 engine,
                 url,
-                changes,
+                changes: Arc::new(changes),
             }),
         })
     }

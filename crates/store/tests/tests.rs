@@ -3,6 +3,7 @@
 
 mod support;
 
+mod background;
 mod changes;
 mod connect;
 mod crud;
