@@ -61,10 +61,10 @@ where
 impl Store {
     /// Starts `job` on a new thread named `name` at the lowest normal scheduling priority,
     /// with a private handle on this store: one connection, opened from that thread and closed
-    /// when the job ends. Commits through it reach this store's [`Store::subscribe`]rs. The
-    /// job's future is polled on that thread inside the calling runtime's context (its I/O,
-    /// timers and spawned tasks belong to that runtime). An in-memory SQLite store has only
-    /// one connection, the database itself: the job shares it.
+    /// when the job ends. Commits through it reach this store's subscribers
+    /// ([`Store::subscribe`]). The job's future is polled on that thread inside the calling
+    /// runtime's context (its I/O, timers and spawned tasks belong to that runtime). An
+    /// in-memory SQLite store has only one connection, the database itself: the job shares it.
     ///
     /// # Errors
     /// `JobThread` when the thread cannot be started or no runtime is running. The job's own

@@ -14,7 +14,6 @@
 //! - Change feed: every committed write bumps one version (`config_state`); [`Store::subscribe`]
 //!   sees commits made through this `Store` at once, [`Store::listen_changes`] sees every
 //!   process's commits on PostgreSQL (LISTEN/NOTIFY), [`Store::config_version`] is the cheap poll.
-//!
 //! - [`Store::background`], [`low_priority`]: bulk list work on a thread at the lowest normal
 //!   priority, with a private connection, so that bids sharing the machine go first.
 //!
