@@ -12,7 +12,9 @@
 //! schedule said to send it, so a stall is not hidden by the requests it delayed
 //! (no coordinated omission). SAMPLES.bin holds one 12-byte record per
 //! request, little-endian: `u32` start in µs since the probe started, `u32` latency in µs,
-//! `u16` status (0: connection error), `u16` 0. The last line of standard output is a JSON
+//! `u16` status (0: connection error), `u16` how late the probe's own timer woke it to send
+//! the request, in 10 µs units (0 when the request was already due when its turn came: then
+//! the wait was for the answer before it). The last line of standard output is a JSON
 //! summary with the start time (Unix seconds) the offsets count from.
 #![allow(clippy::print_stdout)] // a command-line tool
 
@@ -31,6 +33,8 @@ struct Sample {
     start_us: u32,
     latency_us: u32,
     status: u16,
+    /// How late the schedule's timer fired, in 10 µs units.
+    wake_late: u16,
 }
 
 async fn connection(
@@ -51,7 +55,7 @@ async fn connection(
         });
     'reconnect: while Instant::now() < until {
         let Ok(stream) = tokio::net::TcpStream::connect(target).await else {
-            samples.push(sample(t0, Instant::now(), 0));
+            samples.push(sample(t0, Instant::now(), 0, Duration::ZERO));
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
@@ -77,9 +81,13 @@ async fn connection(
             let Ok(req) = req.body(Full::new(record.body.clone())) else {
                 continue;
             };
+            let mut wake_late = Duration::ZERO;
             let started = match interval {
                 Some(interval) => {
-                    tokio::time::sleep_until(due.into()).await;
+                    if Instant::now() < due {
+                        tokio::time::sleep_until(due.into()).await;
+                        wake_late = due.elapsed();
+                    }
                     let scheduled = due;
                     due += interval;
                     scheduled
@@ -97,7 +105,7 @@ async fn connection(
                 }
                 Err(_) => 0,
             };
-            samples.push(sample(t0, started, status));
+            samples.push(sample(t0, started, status, wake_late));
             if status == 0 {
                 continue 'reconnect;
             }
@@ -106,12 +114,13 @@ async fn connection(
     samples
 }
 
-fn sample(t0: Instant, started: Instant, status: u16) -> Sample {
+fn sample(t0: Instant, started: Instant, status: u16, wake_late: Duration) -> Sample {
     let clamp = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
     Sample {
         start_us: clamp(started.saturating_duration_since(t0)),
         latency_us: clamp(started.elapsed()),
         status,
+        wake_late: u16::try_from(wake_late.as_micros() / 10).unwrap_or(u16::MAX),
     }
 }
 
@@ -189,7 +198,7 @@ fn main() -> anyhow::Result<()> {
         w.write_all(&s.start_us.to_le_bytes())?;
         w.write_all(&s.latency_us.to_le_bytes())?;
         w.write_all(&s.status.to_le_bytes())?;
-        w.write_all(&0u16.to_le_bytes())?;
+        w.write_all(&s.wake_late.to_le_bytes())?;
     }
     w.flush()?;
     println!(
