@@ -86,37 +86,39 @@ impl Store {
         let store = self.clone();
         low_priority(name, move || {
             runtime.block_on(async move {
-                let private = store.private().await?;
-                let out = job(private.clone()).await;
-                if !Arc::ptr_eq(&private.inner, &store.inner) {
-                    private.close().await;
+                match store.private().await? {
+                    Some(private) => {
+                        let out = job(private.clone()).await;
+                        private.close().await;
+                        out
+                    }
+                    None => job(store).await,
                 }
-                out
             })
         })
     }
 
     /// A handle on the same database with a pool of one connection, opened now by the calling
-    /// thread, sharing this store's change notifications; this store itself when it is an
-    /// in-memory SQLite database.
-    async fn private(&self) -> Result<Store, StoreError> {
-        let memory = self.inner.engine == Engine::Sqlite
-            && sqlite_target(&self.inner.url) == SqliteTarget::Memory;
-        if memory {
-            return Ok(self.clone());
+    /// thread, sharing this store's change notifications; `None` for an in-memory SQLite
+    /// database, whose one connection is the database (the job shares this store's).
+    async fn private(&self) -> Result<Option<Store>, StoreError> {
+        if self.inner.engine == Engine::Sqlite
+            && sqlite_target(&self.inner.url) == SqliteTarget::Memory
+        {
+            return Ok(None);
         }
         let pool = pool_options(self.inner.engine, false)
             .max_connections(1)
             .connect(&self.inner.url)
             .await?;
-        Ok(Store {
+        Ok(Some(Store {
             inner: Arc::new(Inner {
                 pool,
                 engine: self.inner.engine,
                 url: self.inner.url.clone(),
                 changes: self.inner.changes.clone(),
             }),
-        })
+        }))
     }
 }
 

@@ -9,6 +9,18 @@ both_engines!(
     a_background_job_that_fails_or_panics_reports_it,
 );
 
+/// The nice value (field 19) of a `/proc/.../stat` line.
+fn nice_of(stat: &str) -> i64 {
+    // The name (field 2) is in parentheses and may hold spaces: count the fields after it.
+    let close = stat.rfind(')').unwrap();
+    stat[close + 2..]
+        .split(' ')
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// `(thread name, nice)` of every thread of this process.
 fn threads() -> Vec<(String, i64)> {
     let mut out = Vec::new();
@@ -17,28 +29,13 @@ fn threads() -> Vec<(String, i64)> {
             continue; // the thread ended meanwhile
         };
         let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
-        let name = stat[open + 1..close].to_owned();
-        // Fields after the name: state is field 3; nice is field 19.
-        let nice = stat[close + 2..]
-            .split(' ')
-            .nth(16)
-            .unwrap()
-            .parse()
-            .unwrap();
-        out.push((name, nice));
+        out.push((stat[open + 1..close].to_owned(), nice_of(&stat)));
     }
     out
 }
 
 fn own_nice() -> i64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-    let close = stat.rfind(')').unwrap();
-    stat[close + 2..]
-        .split(' ')
-        .nth(16)
-        .unwrap()
-        .parse()
-        .unwrap()
+    nice_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap())
 }
 
 async fn a_background_job_writes_through_a_private_connection_at_nice_19(db: Db) {
