@@ -1,12 +1,15 @@
 //! Background jobs: a private connection at the lowest priority, commits heard in-process.
 
-use bidsieve_store::{Engine, Store, StoreError};
+use std::time::{Duration, Instant};
+
+use bidsieve_store::{Engine, ListBuilder, Store, StoreError};
 
 use crate::support::{Db, both_engines, customer_input};
 
 both_engines!(
     a_background_job_writes_through_a_private_connection_at_nice_19,
     a_background_job_that_fails_or_panics_reports_it,
+    a_bulk_write_leaves_its_checkpoint_for_later,
 );
 
 /// The nice value (field 19) of a `/proc/.../stat` line.
@@ -130,4 +133,83 @@ async fn a_low_priority_job_runs_at_nice_19_and_leaves_the_caller_alone() {
         .unwrap();
     assert_eq!(nice, 19);
     assert_ne!(own_nice(), 19);
+}
+
+/// Bytes in a file, 0 when it does not exist.
+fn file_len(path: &str) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+async fn a_bulk_write_leaves_its_checkpoint_for_later(db: Db) {
+    const N: usize = 400_000;
+    let store = db.store;
+    let customer = store
+        .create_customer(&customer_input("bulk"))
+        .await
+        .unwrap();
+    let root = store.filters_of(customer.id).await.unwrap()[0].id;
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .insert_filter(
+            customer.id,
+            Some(root),
+            "white",
+            "user",
+            Some("equals"),
+            None,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let values: Vec<String> = (0..N).map(|i| format!("uid-{i:08}")).collect();
+    let mut builder = ListBuilder::new();
+    builder.extend(&values).unwrap();
+    let list = builder.build();
+
+    let file = db.url.strip_prefix("sqlite://").map(str::to_owned);
+    let before = file.as_deref().map_or(0, file_len);
+    let delay = Duration::from_millis(300);
+    let job = store
+        .background_write("test-bulk-write", delay, move |private: Store| async move {
+            let mut tx = private.begin().await?;
+            let state = tx.replace_list_bucketed(id, &list).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(state)
+        })
+        .unwrap();
+    let state = job.await.unwrap().unwrap();
+    let committed = Instant::now();
+    assert_eq!(state.len, N as i64);
+    // Readers see the list at once (from the log, on SQLite).
+    assert_eq!(store.list_values(id).await.unwrap().len(), N);
+    let Some(file) = file else {
+        return; // PostgreSQL: nothing to defer.
+    };
+    // The log holds the list: more than SQLite's 1000-page autocheckpoint threshold, so an
+    // ordinary commit would have checkpointed it into the database file.
+    let wal = file_len(&format!("{file}-wal"));
+    assert!(wal > 4_096_000, "write-ahead log of {wal} bytes");
+    let at_commit = file_len(&file);
+    assert!(
+        at_commit < before + 1_000_000,
+        "the commit checkpointed: the database file grew from {before} to {at_commit} bytes"
+    );
+    // The deferred checkpoint copies it, a little after the delay.
+    let deadline = committed + delay + Duration::from_secs(10);
+    loop {
+        let now = file_len(&file);
+        if now > before + 4_000_000 {
+            assert!(
+                committed.elapsed() >= delay,
+                "checkpointed before the delay"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint 10 s after the delay: the database file is {now} bytes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.list_values(id).await.unwrap().len(), N);
 }
