@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use bidsieve_store::{Engine, ListBuilder, Store, StoreError};
 
-use crate::support::{Db, both_engines, customer_input};
+use crate::support::{Db, both_engines, customer_input, leaf};
 
 both_engines!(
     a_background_job_writes_through_a_private_connection_at_nice_19,
@@ -143,24 +143,7 @@ fn file_len(path: &str) -> u64 {
 async fn a_bulk_write_leaves_its_checkpoint_for_later(db: Db) {
     const N: usize = 400_000;
     let store = db.store;
-    let customer = store
-        .create_customer(&customer_input("bulk"))
-        .await
-        .unwrap();
-    let root = store.filters_of(customer.id).await.unwrap()[0].id;
-    let mut tx = store.begin().await.unwrap();
-    let id = tx
-        .insert_filter(
-            customer.id,
-            Some(root),
-            "white",
-            "user",
-            Some("equals"),
-            None,
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let id = leaf(&store).await;
     let values: Vec<String> = (0..N).map(|i| format!("uid-{i:08}")).collect();
     let mut builder = ListBuilder::new();
     builder.extend(&values).unwrap();

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use bidsieve_store::{ListBuilder, ListState, Store, StoreError, list_bucket};
+use bidsieve_store::{ListBuilder, ListState, StoreError, list_bucket};
 use futures_util::StreamExt;
 
-use crate::support::{Db, both_engines, count_rows, customer_input};
+use crate::support::{Db, both_engines, count_rows, leaf};
 
 both_engines!(
     replace_and_read_round_trip_with_duplicates,
@@ -16,21 +16,6 @@ both_engines!(
 );
 
 /// A customer with one `white`/`user` leaf under its root; returns the leaf id.
-async fn leaf(store: &Store) -> i64 {
-    let c = store
-        .create_customer(&customer_input("acme"))
-        .await
-        .unwrap();
-    let root = store.filters_of(c.id).await.unwrap()[0].id;
-    let mut tx = store.begin().await.unwrap();
-    let id = tx
-        .insert_filter(c.id, Some(root), "white", "user", Some("equals"), None)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
 fn set(values: &[String]) -> BTreeSet<String> {
     values.iter().cloned().collect()
 }

@@ -145,6 +145,22 @@ pub fn customer_input(slug: &str) -> CustomerInput {
     }
 }
 
+/// A new customer's user-list leaf (`white`, `user`, `equals`) under its root: its filter id.
+pub async fn leaf(store: &Store) -> i64 {
+    let c = store
+        .create_customer(&customer_input("acme"))
+        .await
+        .unwrap();
+    let root = store.filters_of(c.id).await.unwrap()[0].id;
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .insert_filter(c.id, Some(root), "white", "user", Some("equals"), None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
 pub fn stream_input(customer_id: i64, supplier_id: i64) -> StreamInput {
     StreamInput {
         client_id: None,

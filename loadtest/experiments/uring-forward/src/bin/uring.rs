@@ -42,22 +42,26 @@ async fn serve(client: TcpStream, bidder: SocketAddr) -> io::Result<()> {
         let n;
         (n, request) = read_message(&client, request, true).await?;
         let Some(n) = n else { return Ok(()) };
-        out.clear();
-        out.extend_from_slice(&request[..n]);
-        request.drain(..n);
-        let written;
-        (written, out) = upstream.write_all(out).await;
-        written?;
+        out = send_front(&upstream, &mut request, n, out).await?;
         let m;
         (m, answer) = read_message(&upstream, answer, false).await?;
         let Some(m) = m else { return Ok(()) };
-        out.clear();
-        out.extend_from_slice(&answer[..m]);
-        answer.drain(..m);
-        let written;
-        (written, out) = client.write_all(out).await;
-        written?;
+        out = send_front(&client, &mut answer, m, out).await?;
     }
+}
+
+/// Moves the first `n` bytes of `buf` into `out`, writes them to `to`, and gives `out` back.
+async fn send_front(
+    to: &TcpStream,
+    buf: &mut Vec<u8>,
+    n: usize,
+    mut out: Vec<u8>,
+) -> io::Result<Vec<u8>> {
+    out.clear();
+    out.extend_from_slice(&buf[..n]);
+    buf.drain(..n);
+    let (written, out) = to.write_all(out).await;
+    written.map(|()| out)
 }
 
 async fn read_message(
