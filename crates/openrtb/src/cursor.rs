@@ -880,8 +880,17 @@ impl<'a> Cursor<'a> {
             return Ok(());
         }
         loop {
-            let name = self.key_name()?;
-            on_member(self, &name)?;
+            // A plain key followed straight by its colon (compact JSON) is borrowed without a
+            // `Cow`; anything else (whitespace, escapes, errors) takes the general path.
+            let general;
+            let name = match self.plain_key() {
+                Some(name) => name,
+                None => {
+                    general = self.key_name()?;
+                    &*general
+                }
+            };
+            on_member(self, name)?;
             match self.peek()? {
                 b',' => self.pos += 1,
                 b'}' => {
@@ -892,6 +901,22 @@ impl<'a> Cursor<'a> {
                 _ => return Err(self.fail(SyntaxError::ExpectedCommaOrEnd)),
             }
         }
+    }
+
+    /// The key at the current byte and its `:` when the key is plain and the colon follows it
+    /// at once; `None` (the position untouched) sends the caller to [`Self::key_name`].
+    #[inline(always)]
+    fn plain_key(&mut self) -> Option<&'a [u8]> {
+        let buf = self.buf;
+        if buf.get(self.pos) != Some(&b'"') {
+            return None;
+        }
+        let (name, end) = plain_string(buf, self.pos + 1)?;
+        if buf.get(end + 1) != Some(&b':') {
+            return None;
+        }
+        self.pos = end + 2;
+        Some(name)
     }
 
     /// A key, decoded, and its `:`, the current byte being where the key should start. A plain
