@@ -459,6 +459,34 @@ mod tests {
     }
 
     #[test]
+    fn keys_off_the_compact_fast_path_still_match() {
+        // Escaped keys, whitespace before the colon and keys within 16 bytes of the end of the
+        // body each leave the borrowed-key fast path for the general one.
+        let f = ok(r#"{"i\u0064":"r1", "imp" :[{"banner" :{"w":300,"h":250}}],"t\u006dax" : 90}"#);
+        assert_eq!(f.id, "r1");
+        assert_eq!(f.tmax, Some(90));
+        assert_eq!(f.sizes.len(), 1);
+        let f = ok("{\"imp\":[{}],\n  \"id\"\t:\r\"r2\"}");
+        assert_eq!(f.id, "r2");
+        let err = extract(br#"{"id":"r1","imp":[{}],"x" "#).unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::Syntax {
+                kind: SyntaxError::UnexpectedEnd,
+                at: 26
+            }
+        );
+        let err = extract(br#"{"id":"r1","imp":[{}],"x" 1}"#).unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::Syntax {
+                kind: SyntaxError::ExpectedColon,
+                at: 26
+            }
+        );
+    }
+
+    #[test]
     fn tmax() {
         assert_eq!(ok(&req(r#""tmax":120"#)).tmax, Some(120));
         assert_eq!(ok(&req(r#""tmax":0"#)).tmax, Some(0));
